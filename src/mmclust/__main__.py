@@ -1,0 +1,3 @@
+from mmclust.cli import main
+
+raise SystemExit(main())

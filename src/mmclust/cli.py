@@ -1,0 +1,261 @@
+"""Command-line interface called by the workflow's rules.
+
+Every sub-command reads its inputs from paths, takes its settings as one JSON
+object (the config section the rule needs) and writes its outputs atomically.
+Run ``python -m mmclust SUBCOMMAND --help`` for the arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("mmclust")
+
+
+def _json(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {err}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object")
+    return value
+
+
+def _set_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+
+
+# -- sub-commands -----------------------------------------------------------------
+
+
+def cmd_prepare(a: argparse.Namespace) -> None:
+    from mmclust.data import build
+
+    spec = a.spec
+    ds = build(spec["source"], a.name, spec.get("options"))
+    ds.save(a.out)
+    log.info("prepared %s: n=%d k=%d views=%s", a.name, ds.n, ds.k, sorted(ds.views))
+
+
+def cmd_features(a: argparse.Namespace) -> None:
+    from mmclust.data import MultiViewDataset
+    from mmclust.features import build_input
+
+    ds = MultiViewDataset.load(a.dataset)
+    spec = a.spec
+    fs = build_input(ds, spec["views"], spec.get("transform", "standardize"))
+    fs.save(a.out)
+    log.info("input %s: X %s, %d present", a.out, fs.X.shape, int(fs.mask.sum()))
+
+
+def cmd_pretrain(a: argparse.Namespace) -> None:
+    from mmclust.features import FeatureSet
+    from mmclust.io import save_npy
+    from mmclust.nn import DenoisingAutoencoder
+
+    _set_threads(a.threads)
+    fs = FeatureSet.load(a.features)
+    X = fs.X[fs.mask]
+    t0 = time.perf_counter()
+    ae = DenoisingAutoencoder(**a.params, random_state=a.seed, device=a.device).fit(X)
+    log.info(
+        "pretrained on %d samples in %.1f s, final loss %.5f",
+        X.shape[0], time.perf_counter() - t0, ae.loss_history_[-1],
+    )  # fmt: skip
+    save_npy(a.embedding, ae.transform(fs.X))
+    ae.save(a.model)
+
+
+def cmd_cluster(a: argparse.Namespace) -> None:
+    import numpy as np
+
+    from mmclust.features import FeatureSet
+    from mmclust.io import read_json, save_npy, write_json
+    from mmclust.methods import ESTIMATORS, PRETRAINED
+    from mmclust.nn import DenoisingAutoencoder
+
+    _set_threads(a.threads)
+    params = dict(a.params)
+    name = params.pop("estimator")
+    cls = ESTIMATORS[name]
+    n_clusters = a.n_clusters or int(read_json(a.meta)["k"])
+    kwargs: dict[str, Any] = {"n_clusters": n_clusters, "random_state": a.seed}
+    if name in PRETRAINED:
+        if not a.autoencoder:
+            raise SystemExit(f"method {name!r} needs --autoencoder (a pretrained model)")
+        kwargs["autoencoder"] = DenoisingAutoencoder.load(a.autoencoder, device=a.device)
+        kwargs["device"] = a.device
+    fs = FeatureSet.load(a.features)
+    if not fs.mask.all():
+        raise SystemExit(
+            f"{a.features}: {int((~fs.mask).sum())} samples lack a view of this input; "
+            f"{name!r} needs complete data"
+        )
+    t0 = time.perf_counter()
+    model = cls(**params, **kwargs).fit(fs.X)
+    seconds = time.perf_counter() - t0
+    out = Path(a.out)
+    save_npy(out / "embedding.npy", np.asarray(model.embedding_, dtype=np.float32))
+    info = {"estimator": name, "seed": a.seed, "fit_seconds": seconds}
+    for attr in ("n_iter_", "stopped_early_", "inertia_"):
+        if hasattr(model, attr):
+            info[attr.rstrip("_")] = getattr(model, attr)
+    write_json(out / "fit.json", info)
+    # labels last: their presence marks a finished fit
+    save_npy(out / "labels.npy", np.asarray(model.labels_, dtype=np.int64))
+    log.info("%s fitted in %.1f s", name, seconds)
+
+
+def cmd_evaluate(a: argparse.Namespace) -> None:
+    import numpy as np
+
+    from mmclust.data import MultiViewDataset
+    from mmclust.io import read_json, write_json
+    from mmclust.metrics import evaluate
+
+    ds = MultiViewDataset.load(a.dataset)
+    pred = np.load(a.labels)
+    if pred.shape != ds.labels.shape:
+        raise SystemExit(
+            f"{a.labels} has {pred.shape[0]} predictions for {ds.n} samples of "
+            f"{ds.name}: rerun the clustering job"
+        )
+    scores = evaluate(ds.labels, pred)
+    record = {**a.run, **scores}
+    if a.fit_info:
+        record["fit_seconds"] = read_json(a.fit_info).get("fit_seconds")
+    write_json(a.out, record)
+    log.info("%s: %s", a.run, {k: round(v, 4) for k, v in scores.items()})
+
+
+def cmd_aggregate(a: argparse.Namespace) -> None:
+    from mmclust.report.tables import collect_runs
+
+    df = collect_runs(a.metrics)
+    from mmclust.io import atomic_open
+
+    with atomic_open(a.out) as fh:
+        df.to_csv(fh, index=False)
+
+
+def cmd_table(a: argparse.Namespace) -> None:
+    from mmclust.report.tables import write_summary_tables
+
+    write_summary_tables(runs_csv=a.runs, spec=a.spec, out_csv=a.csv, out_md=a.md, out_tex=a.tex)
+
+
+def cmd_tsne(a: argparse.Namespace) -> None:
+    from mmclust.report.figures import tsne_figure
+
+    tsne_figure(
+        embedding=a.embedding,
+        labels=a.labels,
+        dataset=a.dataset,
+        out=a.out,
+        title=a.title,
+        params=a.params,
+    )
+
+
+# -- parser -------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mmclust", description=__doc__)
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(
+        name: str, fn: Callable[[argparse.Namespace], None], help: str
+    ) -> argparse.ArgumentParser:
+        s = sub.add_parser(name, help=help, description=help)
+        s.set_defaults(func=fn)
+        return s
+
+    s = add("prepare", cmd_prepare, "build a data set into the common format")
+    s.add_argument("--name", required=True)
+    s.add_argument("--spec", type=_json, required=True, help="the data set's config entry")
+    s.add_argument("--out", required=True, help="output folder")
+
+    s = add("features", cmd_features, "build one clustering input from a data set's views")
+    s.add_argument("--dataset", required=True, help="prepared data-set folder")
+    s.add_argument("--spec", type=_json, required=True, help="the input's config entry")
+    s.add_argument("--out", required=True)
+
+    s = add("pretrain", cmd_pretrain, "pretrain a stacked denoising autoencoder")
+    s.add_argument("--features", required=True)
+    s.add_argument("--params", type=_json, required=True)
+    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--model", required=True)
+    s.add_argument("--embedding", required=True)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+
+    s = add("cluster", cmd_cluster, "fit one clustering method on one input with one seed")
+    s.add_argument("--features", required=True)
+    s.add_argument("--params", type=_json, required=True, help="the method's config entry")
+    s.add_argument("--meta", required=True, help="the data set's meta.json (for k)")
+    s.add_argument("--n-clusters", type=int, help="override the number of clusters k")
+    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--autoencoder", help="pretrained autoencoder for deep methods")
+    s.add_argument("--out", required=True, help="run folder")
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
+
+    s = add("evaluate", cmd_evaluate, "score a run's predictions against the classes")
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--labels", required=True)
+    s.add_argument("--fit-info")
+    s.add_argument("--run", type=_json, default={}, help="identifiers stored with the scores")
+    s.add_argument("--out", required=True)
+
+    s = add("aggregate", cmd_aggregate, "gather per-run metrics into one tidy CSV")
+    s.add_argument("--metrics", nargs="+", required=True)
+    s.add_argument("--out", required=True)
+
+    s = add("table", cmd_table, "mean +- std tables (CSV, Markdown, LaTeX)")
+    s.add_argument("--runs", required=True)
+    s.add_argument("--spec", type=_json, required=True, help="the experiment's config entry")
+    s.add_argument("--csv", required=True)
+    s.add_argument("--md", required=True)
+    s.add_argument("--tex", required=True)
+
+    s = add("tsne", cmd_tsne, "t-SNE figure of a run's embedding")
+    s.add_argument("--embedding", required=True)
+    s.add_argument("--labels", required=True)
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--title", required=True)
+    s.add_argument("--params", type=_json, required=True)
+    s.add_argument("--out", required=True)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    from mmclust.data.dataset import DatasetError
+
+    try:
+        args.func(args)
+    except DatasetError as err:
+        log.error("%s", err)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,83 @@
+"""Clustering inputs built directly from a data set's views.
+
+An *input* is one float32 matrix ``X`` (n, d) with a presence mask (n,).  It
+is made from one or more views of a prepared data set:
+
+``scale``        images (uint8) divided by 255, other views unchanged
+``standardize``  every feature to zero mean and unit variance over the
+                 samples that have the view (constant features stay 0)
+``none``         the values as stored, as float32
+
+With several views, each is transformed on its own, flattened and the results
+are concatenated; a sample is present only where it has every view.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from mmclust.data.dataset import DatasetError, MultiViewDataset
+from mmclust.io import atomic_path
+
+Transform = Literal["scale", "standardize", "none"]
+
+
+@dataclass
+class FeatureSet:
+    """A clustering input: ``X`` (n, d) float32 and ``mask`` (n,) bool."""
+
+    X: np.ndarray
+    mask: np.ndarray
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        with atomic_path(path, suffix=".npz") as tmp:
+            np.savez(tmp, X=self.X, mask=self.mask)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> FeatureSet:
+        if not Path(path).exists():
+            raise DatasetError(f"{path} does not exist: build the features first")
+        with np.load(path, allow_pickle=False) as z:
+            return cls(X=z["X"], mask=z["mask"])
+
+
+def transform_view(x: np.ndarray, mask: np.ndarray, transform: Transform) -> np.ndarray:
+    if x.dtype.kind in "US":
+        raise DatasetError(
+            "a text view cannot be used as raw numbers; give it a text feature "
+            "extractor in the config"
+        )
+    flat = x.reshape(x.shape[0], -1)
+    if transform == "scale":
+        out = flat.astype(np.float32) / (255.0 if x.dtype == np.uint8 else 1.0)
+    elif transform == "standardize":
+        out = flat.astype(np.float64)
+        present = out[mask]
+        mean = present.mean(axis=0)
+        std = present.std(axis=0)
+        std[std == 0] = 1.0
+        out = (out - mean) / std
+        out[~mask] = 0.0
+    elif transform == "none":
+        out = flat
+    else:
+        raise DatasetError(f"unknown transform {transform!r}; use scale, standardize or none")
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def build_input(
+    ds: MultiViewDataset, views: list[str], transform: Transform = "standardize"
+) -> FeatureSet:
+    missing = [v for v in views if v not in ds.views]
+    if missing:
+        raise DatasetError(
+            f"data set {ds.name!r} has no view(s) {missing}; its views are {sorted(ds.views)}"
+        )
+    mask = np.logical_and.reduce([ds.masks[v] for v in views])
+    parts = [transform_view(ds.views[v], ds.masks[v], transform) for v in views]
+    return FeatureSet(X=np.concatenate(parts, axis=1), mask=mask)

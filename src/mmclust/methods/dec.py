@@ -1,0 +1,263 @@
+"""DEC and IDEC.
+
+DEC (Xie, Girshick & Farhadi, ICML 2016): an encoder pretrained as a stacked
+denoising autoencoder is fine-tuned together with cluster centroids by
+minimising KL(P || Q), where Q is the Student's t soft assignment of the
+embedded points to the centroids and P the sharpened target distribution
+computed from Q on the whole data set.  P is refreshed every
+``update_interval`` mini-batch iterations; training stops when fewer than a
+fraction ``tol`` of the points changed cluster between two refreshes, or after
+``max_epochs`` epochs.  Centroids start from k-means (``n_init`` restarts) on
+the pretrained embedding.
+
+IDEC (Guo et al., IJCAI 2017) keeps the decoder and adds its reconstruction
+loss: L = L_rec + gamma * KL(P || Q).
+
+Predictions are the argmax of Q.  No label is ever read.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.cluster import KMeans
+from torch import nn
+from tqdm.auto import tqdm
+
+from mmclust.nn.autoencoder import DenoisingAutoencoder
+from mmclust.nn.clustering import kl_divergence, soft_assign, target_distribution
+from mmclust.nn.utils import (
+    as_tensor,
+    batched,
+    make_optimizer,
+    minibatches,
+    resolve_device,
+    seed_everything,
+)
+
+log = logging.getLogger(__name__)
+
+
+class DEC(ClusterMixin, BaseEstimator):
+    """Deep Embedded Clustering.
+
+    Parameters
+    ----------
+    n_clusters : int, default 10
+    alpha : float, default 1.0
+        Degrees of freedom of the Student's t kernel.
+    update_interval : int, default 140
+        Mini-batch iterations between refreshes of the target distribution.
+    tol : float, default 0.001
+        Stop when the fraction of points changing cluster between two
+        refreshes falls below this.
+    max_epochs : int, default 200
+    batch_size : int, default 256
+    optimizer : {"sgd", "adam"}, default "sgd"
+    lr : float, default 0.01
+    momentum : float, default 0.9
+        Used by SGD only.
+    n_init : int, default 20
+        k-means restarts for the centroid initialisation.
+    autoencoder : DenoisingAutoencoder or None
+        A fitted autoencoder whose encoder is fine-tuned.  When None, one is
+        pretrained in ``fit`` with ``pretrain_params``.
+    pretrain_params : dict or None
+        Parameters of the autoencoder trained when ``autoencoder`` is None.
+    random_state : int, default 0
+    device : str, default "auto"
+    verbose : bool, default True
+
+    Attributes
+    ----------
+    labels_ : ndarray (n,)
+    embedding_ : ndarray (n, d) final encoder output
+    cluster_centers_ : ndarray (k, d)
+    n_iter_ : int, mini-batch iterations run
+    stopped_early_ : bool, whether the ``tol`` criterion ended training
+    history_ : list of dict, one entry per target refresh (iteration, delta label, loss)
+    """
+
+    uses_decoder = False
+
+    def __init__(
+        self,
+        n_clusters: int = 10,
+        alpha: float = 1.0,
+        update_interval: int = 140,
+        tol: float = 0.001,
+        max_epochs: int = 200,
+        batch_size: int = 256,
+        optimizer: str = "sgd",
+        lr: float = 0.01,
+        momentum: float = 0.9,
+        n_init: int = 20,
+        autoencoder: DenoisingAutoencoder | None = None,
+        pretrain_params: dict[str, Any] | None = None,
+        random_state: int = 0,
+        device: str = "auto",
+        verbose: bool = True,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.alpha = alpha
+        self.update_interval = update_interval
+        self.tol = tol
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.lr = lr
+        self.momentum = momentum
+        self.n_init = n_init
+        self.autoencoder = autoencoder
+        self.pretrain_params = pretrain_params
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    # -- the loss; IDEC overrides it -------------------------------------------------
+    def _loss(
+        self, module: nn.Module, centroids: torch.Tensor, x: torch.Tensor, p: torch.Tensor
+    ) -> torch.Tensor:
+        z = module.encoder(x)
+        return kl_divergence(p, soft_assign(z, centroids, self.alpha))
+
+    def fit(self, X: np.ndarray, y: Any = None) -> DEC:
+        device = resolve_device(self.device)
+        ae = self.autoencoder
+        if ae is None:
+            params = dict(self.pretrain_params or {})
+            params.setdefault("random_state", self.random_state)
+            params.setdefault("device", self.device)
+            params.setdefault("verbose", self.verbose)
+            ae = DenoisingAutoencoder(**params).fit(X)
+        module = _copy_module(ae.module_).to(device)
+        gen = seed_everything(self.random_state)
+        Xt = as_tensor(X, device)
+        n = Xt.shape[0]
+
+        z0 = batched(module.encoder, Xt).cpu().numpy()
+        km = KMeans(self.n_clusters, n_init=self.n_init, random_state=self.random_state)
+        previous = km.fit_predict(z0)
+        centroids = nn.Parameter(
+            torch.as_tensor(km.cluster_centers_, dtype=torch.float32, device=device)
+        )
+        params_to_train = [*module.encoder.parameters(), centroids]
+        if self.uses_decoder:
+            params_to_train += list(module.decoder.parameters())
+        opt = make_optimizer(self.optimizer, params_to_train, self.lr, momentum=self.momentum)
+
+        self.history_: list[dict[str, float]] = []
+        self.stopped_early_ = False
+        it = 0
+        p_all = None
+        module.train()
+        bar = tqdm(
+            range(self.max_epochs),
+            desc=type(self).__name__,
+            disable=not self.verbose,
+            mininterval=1.0,
+        )
+        for _epoch in bar:
+            for idx in minibatches(n, self.batch_size, gen):
+                if it % self.update_interval == 0:
+                    q_all = self._assign(module, centroids, Xt)
+                    p_all = target_distribution(q_all)
+                    labels = q_all.argmax(1).cpu().numpy()
+                    delta = float((labels != previous).mean()) if it > 0 else 1.0
+                    previous = labels
+                    self.history_.append({"iteration": it, "delta_label": delta})
+                    bar.set_postfix(delta=f"{delta:.4f}")
+                    if it > 0 and delta < self.tol:
+                        self.stopped_early_ = True
+                        break
+                assert p_all is not None
+                loss = self._loss(module, centroids, Xt[idx], p_all[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                it += 1
+            if self.stopped_early_:
+                break
+        module.eval()
+        self.n_iter_ = it
+        self.module_ = module
+        self.cluster_centers_ = centroids.detach().cpu().numpy()
+        self._centroids = centroids.detach()
+        q = self._assign(module, self._centroids, Xt)
+        self.labels_ = q.argmax(1).cpu().numpy()
+        self.embedding_ = batched(module.encoder, Xt).cpu().numpy()
+        return self
+
+    @torch.no_grad()
+    def _assign(self, module: nn.Module, centroids: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        return batched(lambda x: soft_assign(module.encoder(x), centroids, self.alpha), X)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        device = self._centroids.device
+        return self._assign(self.module_, self._centroids, as_tensor(X, device)).cpu().numpy()
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.predict_proba(X).argmax(1)
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        device = self._centroids.device
+        return batched(self.module_.encoder, as_tensor(X, device)).cpu().numpy()
+
+
+class IDEC(DEC):
+    """Improved DEC: DEC's clustering loss plus the autoencoder's reconstruction loss.
+
+    Takes every DEC parameter plus
+
+    gamma : float, default 0.1
+        Weight of the clustering loss: L = L_rec + gamma * KL(P || Q).
+
+    The IDEC paper's defaults differ from DEC's: Adam with lr 1e-3.
+    """
+
+    uses_decoder = True
+
+    def __init__(
+        self,
+        n_clusters: int = 10,
+        alpha: float = 1.0,
+        update_interval: int = 140,
+        tol: float = 0.001,
+        max_epochs: int = 200,
+        batch_size: int = 256,
+        optimizer: str = "adam",
+        lr: float = 0.001,
+        momentum: float = 0.9,
+        n_init: int = 20,
+        gamma: float = 0.1,
+        autoencoder: DenoisingAutoencoder | None = None,
+        pretrain_params: dict[str, Any] | None = None,
+        random_state: int = 0,
+        device: str = "auto",
+        verbose: bool = True,
+    ) -> None:
+        super().__init__(
+            n_clusters=n_clusters, alpha=alpha, update_interval=update_interval, tol=tol,
+            max_epochs=max_epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
+            momentum=momentum, n_init=n_init, autoencoder=autoencoder,
+            pretrain_params=pretrain_params, random_state=random_state, device=device,
+            verbose=verbose,
+        )  # fmt: skip
+        self.gamma = gamma
+
+    def _loss(
+        self, module: nn.Module, centroids: torch.Tensor, x: torch.Tensor, p: torch.Tensor
+    ) -> torch.Tensor:
+        z = module.encoder(x)
+        rec = nn.functional.mse_loss(module.decoder(z), x)
+        return rec + self.gamma * kl_divergence(p, soft_assign(z, centroids, self.alpha))
+
+
+def _copy_module(module: nn.Module) -> nn.Module:
+    import copy
+
+    return copy.deepcopy(module)

@@ -1,0 +1,1 @@
+"""Tables and figures built from the files the clustering rules wrote."""

@@ -1,0 +1,148 @@
+import json
+import os
+from pathlib import Path
+
+from snakemake.utils import validate
+
+
+SRC_DIR = str(Path(workflow.basedir) / "src")
+# Rules call ``python -m mmclust``; make the package importable in every job
+# (local, conda or cluster) without an install step.
+if SRC_DIR not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in [SRC_DIR, os.environ.get("PYTHONPATH", "")] if p
+    )
+
+NAME = "[A-Za-z0-9][A-Za-z0-9-]*"
+
+
+wildcard_constraints:
+    dataset=NAME,
+    input=NAME,
+    method=NAME,
+    experiment=NAME,
+    seed=r"\d+",
+
+
+PRETRAINED_ESTIMATORS = {"dec", "idec"}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def to_json(obj):
+    """A config section as the canonical JSON string passed to the CLI."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def check_config():
+    """Cross-references the schema cannot express, each failing with the key."""
+    datasets, inputs, methods = config["datasets"], config["inputs"], config["methods"]
+    for ds in inputs:
+        if ds not in datasets:
+            raise ConfigError(f"inputs.{ds}: no data set {ds!r} in 'datasets'")
+    for ds in config["pretrain"]["overrides"]:
+        if ds not in datasets:
+            raise ConfigError(f"pretrain.overrides.{ds}: no data set {ds!r} in 'datasets'")
+    for name, exp in config["experiments"].items():
+        where = f"experiments.{name}"
+        planned = set()
+        for i, run in enumerate(exp["runs"]):
+            ds, inp = run["dataset"], run["input"]
+            if ds not in datasets:
+                raise ConfigError(f"{where}.runs[{i}].dataset: unknown data set {ds!r}")
+            if inp not in inputs.get(ds, {}):
+                raise ConfigError(
+                    f"{where}.runs[{i}].input: data set {ds!r} has no input {inp!r} "
+                    f"(define it under inputs.{ds})"
+                )
+            for m in run["methods"]:
+                if m not in methods:
+                    raise ConfigError(f"{where}.runs[{i}].methods: unknown method {m!r}")
+                planned.add((ds, inp, m))
+        for i, fig in enumerate(exp["tsne"]):
+            key = (fig["dataset"], fig["input"], fig["method"])
+            if key not in planned:
+                raise ConfigError(f"{where}.tsne[{i}]: {key} is not among the experiment's runs")
+            if "seed" in fig and fig["seed"] not in exp["seeds"]:
+                raise ConfigError(f"{where}.tsne[{i}].seed: {fig['seed']} is not in its seeds")
+
+
+def merged_pretrain_settings():
+    """Per data set: pretrain.default merged with its override, validated."""
+    out = {}
+    for ds in config["datasets"]:
+        merged = dict(config["pretrain"]["default"])
+        merged.update(config["pretrain"]["overrides"].get(ds, {}))
+        try:
+            validate(merged, "../schemas/autoencoder.schema.yaml")
+        except Exception as err:
+            raise ConfigError(f"pretrain settings of data set {ds!r}: {err}") from None
+        out[ds] = merged
+    return out
+
+
+def pretrain_settings(dataset):
+    return PRETRAIN_SETTINGS[dataset]
+
+
+def dataset_dir(dataset):
+    return f"resources/datasets/{dataset}"
+
+
+def run_dir(dataset, input, method, seed):
+    return f"results/runs/{dataset}/{input}/{method}/seed{seed}"
+
+
+def needs_pretraining(method):
+    return config["methods"][method]["estimator"] in PRETRAINED_ESTIMATORS
+
+
+def experiment_runs(experiment):
+    exp = config["experiments"][experiment]
+    for run in exp["runs"]:
+        for method in run["methods"]:
+            for seed in exp["seeds"]:
+                yield run["dataset"], run["input"], method, seed
+
+
+def experiment_metrics(wildcards):
+    return [
+        f"{run_dir(*r)}/metrics.json" for r in experiment_runs(wildcards.experiment)
+    ]
+
+
+def paper_file(experiment):
+    path = config["experiments"][experiment].get("paper")
+    return [str(Path(workflow.basedir) / path)] if path else []
+
+
+def table_spec(experiment):
+    exp = dict(config["experiments"][experiment])
+    exp.pop("tsne", None)
+    if exp.get("paper"):
+        exp["paper"] = paper_file(experiment)[0]
+    return to_json(exp)
+
+
+def tsne_targets(experiment):
+    exp = config["experiments"][experiment]
+    return [
+        "results/figures/tsne_{dataset}_{input}_{method}_seed{seed}.png".format(
+            seed=fig.get("seed", exp["seeds"][0]), **fig
+        )
+        for fig in exp["tsne"]
+    ]
+
+
+def all_targets():
+    out = []
+    for name in config["experiments"]:
+        out += [f"results/tables/{name}.{ext}" for ext in ("csv", "md", "tex")]
+        out += tsne_targets(name)
+    return out
+
+
+check_config()
+PRETRAIN_SETTINGS = merged_pretrain_settings()

@@ -1,0 +1,24 @@
+rule pretrain_autoencoder:
+    input:
+        "resources/features/{dataset}/{input}.npz",
+    output:
+        model="results/pretrain/{dataset}/{input}/seed{seed}/autoencoder.pt",
+        embedding="results/pretrain/{dataset}/{input}/seed{seed}/embedding.npy",
+    params:
+        settings=lambda w: to_json(pretrain_settings(w.dataset)),
+        device=config["device"],
+    threads: config["train_threads"]
+    resources:
+        mem_mb=config["resources"]["train"]["mem_mb"],
+        runtime=config["resources"]["train"]["runtime"],
+        gpu=config["resources"]["train"]["gpu"],
+    log:
+        "logs/pretrain_autoencoder/{dataset}/{input}/seed{seed}.log",
+    benchmark:
+        "benchmarks/rules/pretrain_autoencoder/{dataset}/{input}/seed{seed}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "python -m mmclust pretrain --features {input} --params {params.settings:q}"
+        " --seed {wildcards.seed} --model {output.model} --embedding {output.embedding}"
+        " --device {params.device} --threads {threads} 2> {log}"
