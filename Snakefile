@@ -1,6 +1,5 @@
 from snakemake.utils import min_version, validate
 
-
 min_version("9.0")
 
 
@@ -28,6 +27,6 @@ localrules:
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

@@ -28,6 +28,10 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path
     )
     os.close(fd)
     tmp_path = Path(tmp)
+    # mkstemp creates 0600; give the result the permissions of a normal file
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_path, 0o666 & ~umask)
     try:
         yield tmp_path
         os.replace(tmp_path, target)

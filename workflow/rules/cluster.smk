@@ -1,17 +1,3 @@
-def cluster_inputs(wildcards):
-    out = {
-        "features": f"resources/features/{wildcards.dataset}/{wildcards.input}.npz",
-        "meta": f"{dataset_dir(wildcards.dataset)}/meta.json",
-    }
-    if needs_pretraining(wildcards.method):
-        out["autoencoder"] = (
-            "results/pretrain/{dataset}/{input}/seed{seed}/autoencoder.pt".format(
-                **wildcards
-            )
-        )
-    return out
-
-
 rule cluster:
     input:
         unpack(cluster_inputs),
@@ -19,24 +5,26 @@ rule cluster:
         labels="results/runs/{dataset}/{input}/{method}/seed{seed}/labels.npy",
         embedding="results/runs/{dataset}/{input}/{method}/seed{seed}/embedding.npy",
         fit="results/runs/{dataset}/{input}/{method}/seed{seed}/fit.json",
-    params:
-        method=lambda w: to_json(config["methods"][w.method]),
-        autoencoder=lambda w, input: (
-            f"--autoencoder {input.autoencoder}" if "autoencoder" in input.keys() else ""
-        ),
-        folder=lambda w: run_dir(w.dataset, w.input, w.method, w.seed),
-        device=config["device"],
-    threads: config["train_threads"]
-    resources:
-        mem_mb=config["resources"]["train"]["mem_mb"],
-        runtime=config["resources"]["train"]["runtime"],
-        gpu=config["resources"]["train"]["gpu"],
     log:
         "logs/cluster/{dataset}/{input}/{method}/seed{seed}.log",
     benchmark:
         "benchmarks/rules/cluster/{dataset}/{input}/{method}/seed{seed}.tsv"
     conda:
         "../../envs/torch.yaml"
+    threads: config["train_threads"]
+    resources:
+        mem_mb=config["resources"]["train"]["mem_mb"],
+        runtime=config["resources"]["train"]["runtime"],
+        gpu=config["resources"]["train"]["gpu"],
+    params:
+        method=lambda w: to_json(config["methods"][w.method]),
+        autoencoder=lambda w, input: (
+            f"--autoencoder {input.autoencoder}"
+            if "autoencoder" in input.keys()
+            else ""
+        ),
+        folder=lambda w: run_dir(w.dataset, w.input, w.method, w.seed),
+        device=config["device"],
     shell:
         "python -m mmclust cluster --features {input.features} --meta {input.meta}"
         " --params {params.method:q} --seed {wildcards.seed} {params.autoencoder}"

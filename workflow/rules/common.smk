@@ -4,14 +4,13 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-
 SRC_DIR = str(Path(workflow.basedir) / "src")
-# Rules call ``python -m mmclust``; make the package importable in every job
-# (local, conda or cluster) without an install step.
-if SRC_DIR not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in [SRC_DIR, os.environ.get("PYTHONPATH", "")] if p
-    )
+# Rules call ``python -m mmclust``.  The workflow itself puts its package on
+# the module path of every job (local, conda or cluster: cluster jobs re-read
+# this file), so no install step is needed inside the rule environments.
+_pythonpath = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+if SRC_DIR not in _pythonpath:
+    os.environ.update(PYTHONPATH=os.pathsep.join([SRC_DIR, *_pythonpath]))
 
 NAME = "[A-Za-z0-9][A-Za-z0-9-]*"
 
@@ -44,7 +43,9 @@ def check_config():
             raise ConfigError(f"inputs.{ds}: no data set {ds!r} in 'datasets'")
     for ds in config["pretrain"]["overrides"]:
         if ds not in datasets:
-            raise ConfigError(f"pretrain.overrides.{ds}: no data set {ds!r} in 'datasets'")
+            raise ConfigError(
+                f"pretrain.overrides.{ds}: no data set {ds!r} in 'datasets'"
+            )
     for name, exp in config["experiments"].items():
         where = f"experiments.{name}"
         planned = set()
@@ -59,14 +60,20 @@ def check_config():
                 )
             for m in run["methods"]:
                 if m not in methods:
-                    raise ConfigError(f"{where}.runs[{i}].methods: unknown method {m!r}")
+                    raise ConfigError(
+                        f"{where}.runs[{i}].methods: unknown method {m!r}"
+                    )
                 planned.add((ds, inp, m))
         for i, fig in enumerate(exp["tsne"]):
             key = (fig["dataset"], fig["input"], fig["method"])
             if key not in planned:
-                raise ConfigError(f"{where}.tsne[{i}]: {key} is not among the experiment's runs")
+                raise ConfigError(
+                    f"{where}.tsne[{i}]: {key} is not among the experiment's runs"
+                )
             if "seed" in fig and fig["seed"] not in exp["seeds"]:
-                raise ConfigError(f"{where}.tsne[{i}].seed: {fig['seed']} is not in its seeds")
+                raise ConfigError(
+                    f"{where}.tsne[{i}].seed: {fig['seed']} is not in its seeds"
+                )
 
 
 def merged_pretrain_settings():
@@ -97,6 +104,20 @@ def run_dir(dataset, input, method, seed):
 
 def needs_pretraining(method):
     return config["methods"][method]["estimator"] in PRETRAINED_ESTIMATORS
+
+
+def cluster_inputs(wildcards):
+    out = {
+        "features": f"resources/features/{wildcards.dataset}/{wildcards.input}.npz",
+        "meta": f"{dataset_dir(wildcards.dataset)}/meta.json",
+    }
+    if needs_pretraining(wildcards.method):
+        out["autoencoder"] = (
+            "results/pretrain/{dataset}/{input}/seed{seed}/autoencoder.pt".format(
+                **wildcards
+            )
+        )
+    return out
 
 
 def experiment_runs(experiment):

@@ -6,6 +6,12 @@ rule evaluate_run:
         meta="resources/datasets/{dataset}/meta.json",
     output:
         "results/runs/{dataset}/{input}/{method}/seed{seed}/metrics.json",
+    log:
+        "logs/evaluate_run/{dataset}/{input}/{method}/seed{seed}.log",
+    benchmark:
+        "benchmarks/rules/evaluate_run/{dataset}/{input}/{method}/seed{seed}.tsv"
+    conda:
+        "../../envs/data.yaml"
     params:
         run=lambda w: to_json(
             {
@@ -16,12 +22,6 @@ rule evaluate_run:
             }
         ),
         folder=lambda w: dataset_dir(w.dataset),
-    log:
-        "logs/evaluate_run/{dataset}/{input}/{method}/seed{seed}.log",
-    benchmark:
-        "benchmarks/rules/evaluate_run/{dataset}/{input}/{method}/seed{seed}.tsv"
-    conda:
-        "../../envs/data.yaml"
     shell:
         "python -m mmclust evaluate --dataset {params.folder} --labels {input.labels}"
         " --fit-info {input.fit} --run {params.run:q} --out {output} 2> {log}"

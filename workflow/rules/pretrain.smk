@@ -4,20 +4,20 @@ rule pretrain_autoencoder:
     output:
         model="results/pretrain/{dataset}/{input}/seed{seed}/autoencoder.pt",
         embedding="results/pretrain/{dataset}/{input}/seed{seed}/embedding.npy",
-    params:
-        settings=lambda w: to_json(pretrain_settings(w.dataset)),
-        device=config["device"],
-    threads: config["train_threads"]
-    resources:
-        mem_mb=config["resources"]["train"]["mem_mb"],
-        runtime=config["resources"]["train"]["runtime"],
-        gpu=config["resources"]["train"]["gpu"],
     log:
         "logs/pretrain_autoencoder/{dataset}/{input}/seed{seed}.log",
     benchmark:
         "benchmarks/rules/pretrain_autoencoder/{dataset}/{input}/seed{seed}.tsv"
     conda:
         "../../envs/torch.yaml"
+    threads: config["train_threads"]
+    resources:
+        mem_mb=config["resources"]["train"]["mem_mb"],
+        runtime=config["resources"]["train"]["runtime"],
+        gpu=config["resources"]["train"]["gpu"],
+    params:
+        settings=lambda w: to_json(pretrain_settings(w.dataset)),
+        device=config["device"],
     shell:
         "python -m mmclust pretrain --features {input} --params {params.settings:q}"
         " --seed {wildcards.seed} --model {output.model} --embedding {output.embedding}"

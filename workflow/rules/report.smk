@@ -6,14 +6,14 @@ rule summary_table:
         csv="results/tables/{experiment}.csv",
         md="results/tables/{experiment}.md",
         tex="results/tables/{experiment}.tex",
-    params:
-        spec=lambda w: table_spec(w.experiment),
     log:
         "logs/summary_table/{experiment}.log",
     benchmark:
         "benchmarks/rules/summary_table/{experiment}.tsv"
     conda:
         "../../envs/report.yaml"
+    params:
+        spec=lambda w: table_spec(w.experiment),
     shell:
         "python -m mmclust table --runs {input.runs} --spec {params.spec:q}"
         " --csv {output.csv} --md {output.md} --tex {output.tex} 2> {log}"
@@ -27,16 +27,16 @@ rule tsne_figure:
         meta="resources/datasets/{dataset}/meta.json",
     output:
         "results/figures/tsne_{dataset}_{input}_{method}_seed{seed}.png",
-    params:
-        settings=to_json(config["plots"]["tsne"]),
-        folder=lambda w: dataset_dir(w.dataset),
-        title=lambda w: f"{w.method} on {w.dataset} ({w.input}), seed {w.seed}",
     log:
         "logs/tsne_figure/{dataset}_{input}_{method}_seed{seed}.log",
     benchmark:
         "benchmarks/rules/tsne_figure/{dataset}_{input}_{method}_seed{seed}.tsv"
     conda:
         "../../envs/report.yaml"
+    params:
+        settings=to_json(config["plots"]["tsne"]),
+        folder=lambda w: dataset_dir(w.dataset),
+        title=lambda w: f"{w.method} on {w.dataset} ({w.input}), seed {w.seed}",
     shell:
         "python -m mmclust tsne --embedding {input.embedding} --labels {input.labels}"
         " --dataset {params.folder} --title {params.title:q} --params {params.settings:q}"

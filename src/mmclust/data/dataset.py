@@ -51,12 +51,23 @@ class MultiViewDataset:
 
     def __post_init__(self) -> None:
         self.labels = np.asarray(self.labels).astype(np.int64, copy=False)
-        n = self.labels.shape[0]
         if self.labels.ndim != 1:
             raise DatasetError(f"{self.name}: labels must be 1-d, got {self.labels.shape}")
+        n = self.labels.shape[0]
+        # never write into the caller's dictionaries
+        self.views = dict(self.views)
+        self.masks = dict(self.masks)
+        self.kinds = dict(self.kinds)
         if not self.views:
             raise DatasetError(f"{self.name}: a data set needs at least one view")
-        for v, x in self.views.items():
+        for v, x in list(self.views.items()):
+            if x.dtype == object:
+                if not all(isinstance(e, str) for e in x.ravel()):
+                    raise DatasetError(
+                        f"{self.name}: view {v!r} is an object array; store numbers as a "
+                        "numeric dtype and text as str"
+                    )
+                x = self.views[v] = x.astype(str)
             if "__" in v or not v:
                 raise DatasetError(f"{self.name}: invalid view name {v!r}")
             if x.shape[0] != n:

@@ -60,8 +60,11 @@ def transform_view(x: np.ndarray, mask: np.ndarray, transform: Transform) -> np.
         present = out[mask]
         mean = present.mean(axis=0)
         std = present.std(axis=0)
-        std[std == 0] = 1.0
+        # constant columns by value: rounding can leave a std of ~1e-17
+        constant = np.ptp(present, axis=0) == 0
+        std[constant] = 1.0
         out = (out - mean) / std
+        out[:, constant] = 0.0
         out[~mask] = 0.0
     elif transform == "none":
         out = flat

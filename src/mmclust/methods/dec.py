@@ -79,7 +79,7 @@ class DEC(ClusterMixin, BaseEstimator):
     cluster_centers_ : ndarray (k, d)
     n_iter_ : int, mini-batch iterations run
     stopped_early_ : bool, whether the ``tol`` criterion ended training
-    history_ : list of dict, one entry per target refresh (iteration, delta label, loss)
+    history_ : list of dict, one entry per target refresh (iteration, fraction of labels changed)
     """
 
     uses_decoder = False

@@ -1,0 +1,52 @@
+"""Running Snakemake from the tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "tests" / "data" / "tiny.yaml"
+
+
+def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
+    """Run this repository's workflow with ``workdir`` as working directory.
+
+    The interpreter running the tests is put first on PATH so that the jobs'
+    ``python`` is the one that has the package's dependencies.
+    """
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    cmd = [
+        sys.executable, "-m", "snakemake",
+        "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir),
+        *args,
+    ]  # fmt: skip
+    return subprocess.run(
+        cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=timeout, check=False
+    )
+
+
+_RULE = re.compile(r"^(?:local)?rule (\w+):$")
+_WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
+
+
+def planned_jobs(workdir: Path, *args: str) -> list[tuple[str, dict[str, str]]]:
+    """(rule, wildcards) of every job a dry run plans."""
+    res = snakemake(workdir, "--dry-run", *args)
+    if res.returncode != 0:
+        raise AssertionError(res.stdout + res.stderr)
+    jobs: list[tuple[str, dict[str, str]]] = []
+    for line in (res.stdout + "\n" + res.stderr).splitlines():
+        m = _RULE.match(line)
+        if m:
+            jobs.append((m.group(1), {}))
+            continue
+        w = _WILDCARDS.match(line)
+        if w and jobs:
+            jobs[-1][1].update(kv.split("=", 1) for kv in w.group(1).split(", "))
+    return jobs

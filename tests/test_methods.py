@@ -1,0 +1,177 @@
+"""DEC, IDEC and the k-means baseline on small separable blobs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.datasets import make_blobs
+
+from mmclust.methods import DEC, ESTIMATORS, IDEC, PRETRAINED, KMeansBaseline
+from mmclust.metrics import accuracy
+from mmclust.nn import DenoisingAutoencoder
+
+torch.set_num_threads(1)
+
+AE_PARAMS = dict(hidden_dims=[16, 3], epochs=20, batch_size=32, device="cpu", verbose=False)
+FIT_PARAMS = dict(
+    n_clusters=3,
+    max_epochs=5,
+    update_interval=10,
+    batch_size=32,
+    n_init=5,
+    device="cpu",
+    verbose=False,
+)
+
+
+@pytest.fixture(scope="module")
+def blobs() -> tuple[np.ndarray, np.ndarray]:
+    X, y = make_blobs(n_samples=300, n_features=10, centers=3, random_state=0)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    return X.astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def autoencoder(blobs) -> DenoisingAutoencoder:
+    return DenoisingAutoencoder(**AE_PARAMS).fit(blobs[0])
+
+
+@pytest.fixture(scope="module", params=[DEC, IDEC], ids=["DEC", "IDEC"])
+def fitted_pair(request, blobs, autoencoder):
+    """Two fits of the same method with the same seed."""
+    cls = request.param
+    X = blobs[0]
+    a = cls(**FIT_PARAMS, autoencoder=autoencoder, random_state=1).fit(X)
+    b = cls(**FIT_PARAMS, autoencoder=autoencoder, random_state=1).fit(X)
+    return cls, a, b
+
+
+def _state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+# -- DEC / IDEC ---------------------------------------------------------------------
+
+
+def test_deep_methods_cluster_blobs(fitted_pair, blobs):
+    _, model, _ = fitted_pair
+    y = blobs[1]
+    assert model.labels_.shape == (300,)
+    assert accuracy(y, model.labels_) >= 0.9
+    assert model.embedding_.shape == (300, 3)
+    assert model.cluster_centers_.shape == (3, 3)
+    assert model.n_iter_ > 0
+    assert model.history_ and model.history_[0]["iteration"] == 0
+
+
+def test_deep_methods_are_deterministic(fitted_pair):
+    _, a, b = fitted_pair
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.embedding_, b.embedding_)
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    assert a.n_iter_ == b.n_iter_
+
+
+def test_predict_on_training_data_matches_labels(fitted_pair, blobs):
+    _, model, _ = fitted_pair
+    X = blobs[0]
+    np.testing.assert_array_equal(model.predict(X), model.labels_)
+    proba = model.predict_proba(X)
+    assert proba.shape == (300, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(model.transform(X), model.embedding_)
+
+
+def test_idec_trains_the_decoder_and_dec_does_not(blobs, autoencoder):
+    X = blobs[0]
+    before = _state(autoencoder.module_)
+    dec = DEC(**FIT_PARAMS, autoencoder=autoencoder).fit(X)
+    idec = IDEC(**FIT_PARAMS, autoencoder=autoencoder).fit(X)
+
+    # the fitted autoencoder passed in is copied, never modified
+    for k, v in _state(autoencoder.module_).items():
+        assert torch.equal(v, before[k]), k
+
+    dec_state, idec_state = _state(dec.module_), _state(idec.module_)
+    decoder_keys = [k for k in before if k.startswith("decoder.")]
+    encoder_keys = [k for k in before if k.startswith("encoder.")]
+    assert decoder_keys and encoder_keys
+    for k in decoder_keys:
+        assert torch.equal(dec_state[k], before[k]), f"DEC changed {k}"
+    assert any(not torch.equal(idec_state[k], before[k]) for k in decoder_keys)
+    # both fine-tune the encoder
+    assert any(not torch.equal(dec_state[k], before[k]) for k in encoder_keys)
+    assert any(not torch.equal(idec_state[k], before[k]) for k in encoder_keys)
+
+
+def test_dec_pretrains_its_own_autoencoder(blobs):
+    X, y = blobs
+    pretrain = {k: v for k, v in AE_PARAMS.items() if k not in ("device", "verbose")}
+    a = DEC(**FIT_PARAMS, pretrain_params=pretrain, random_state=2).fit(X)
+    b = DEC(**FIT_PARAMS, pretrain_params=pretrain, random_state=2).fit(X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.embedding_, b.embedding_)
+    assert a.embedding_.shape == (300, 3)
+    assert accuracy(y, a.labels_) >= 0.9
+    assert a.autoencoder is None  # fit does not write to a parameter
+
+
+@pytest.mark.parametrize("cls", [DEC, IDEC, KMeansBaseline])
+def test_init_stores_parameters_unchanged_and_clone_works(cls):
+    params = dict(n_clusters=4, random_state=7)
+    if cls is not KMeansBaseline:
+        pretrain = {"hidden_dims": [16, 3], "epochs": 2}
+        params.update(lr=0.123, update_interval=7, pretrain_params=pretrain, device="cpu")
+    if cls is IDEC:
+        params["gamma"] = 0.5
+    est = cls(**params)
+    got = est.get_params(deep=False)
+    for k, v in params.items():
+        assert got[k] is v, k
+    assert set(got) == set(cls().get_params(deep=False))
+
+    twin = clone(est)
+    assert type(twin) is cls
+    assert twin.get_params(deep=False) == got
+    if cls is not KMeansBaseline:
+        # clone copies the dict parameter instead of sharing it
+        assert twin.pretrain_params == pretrain and twin.pretrain_params is not pretrain
+
+
+def test_clone_with_an_autoencoder_parameter(autoencoder):
+    est = DEC(n_clusters=3, autoencoder=autoencoder)
+    assert est.get_params(deep=False)["autoencoder"] is autoencoder
+    assert est.get_params(deep=True)["autoencoder__hidden_dims"] == [16, 3]
+    twin = clone(est)
+    assert isinstance(twin.autoencoder, DenoisingAutoencoder)
+    assert twin.autoencoder.get_params() == autoencoder.get_params()
+
+
+def test_method_defaults_follow_the_papers():
+    assert DEC().optimizer == "sgd" and DEC().lr == 0.01
+    assert IDEC().optimizer == "adam" and IDEC().lr == 0.001 and IDEC().gamma == 0.1
+
+
+def test_registry():
+    assert ESTIMATORS == {"kmeans": KMeansBaseline, "dec": DEC, "idec": IDEC}
+    assert PRETRAINED == {"dec", "idec"}
+
+
+# -- k-means baseline ------------------------------------------------------------------
+
+
+def test_kmeans_baseline(blobs):
+    X, y = blobs
+    a = KMeansBaseline(n_clusters=3, n_init=3, random_state=0).fit(X)
+    b = KMeansBaseline(n_clusters=3, n_init=3, random_state=0).fit(X)
+    assert a.labels_.shape == (300,)
+    assert accuracy(y, a.labels_) >= 0.9
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    assert a.inertia_ == b.inertia_ and isinstance(a.inertia_, float)
+    np.testing.assert_array_equal(a.predict(X), a.labels_)
+    assert a.embedding_.dtype == np.float32
+    np.testing.assert_array_equal(a.embedding_, X)
+    assert a.cluster_centers_.shape == (3, 10)

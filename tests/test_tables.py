@@ -1,0 +1,253 @@
+"""Run collection, mean ± std summaries and the written tables."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmclust.report.tables import collect_runs, summarise, wide_table, write_summary_tables
+
+# hand-built scores: (method, seed) -> (acc, nmi, ari)
+SCORES = {
+    ("dec", 0): (0.80, 0.60, 0.20),
+    ("dec", 1): (0.90, 0.66, 0.40),
+    ("dec", 2): (0.70, 0.75, 0.90),
+    ("kmeans", 0): (0.50, 0.40, 0.30),
+    ("kmeans", 1): (0.56, 0.40, 0.30),
+    ("kmeans", 2): (0.62, 0.40, 0.30),
+}
+# means and sample standard deviations (ddof = 1), by hand:
+#   dec acc    0.80 0.90 0.70: mean 0.80, deviations 0, .1, -.1  -> (0.02 / 2) ** .5 = 0.1
+#   dec nmi    0.60 0.66 0.75: mean 0.67, deviations -.07 -.01 .08
+#                              -> (0.0049 + 0.0001 + 0.0064) / 2 = 0.0057 -> std 0.075498
+#   dec ari    0.20 0.40 0.90: mean 0.50, deviations -.3 -.1 .4
+#                              -> (0.09 + 0.01 + 0.16) / 2 = 0.13 -> std 0.360555
+#   kmeans acc 0.50 0.56 0.62: mean 0.56, deviations -.06 0 .06 -> (0.0072 / 2) ** .5 = 0.06
+#   kmeans nmi, ari constant:  std 0
+EXPECTED = {
+    ("dec", "acc"): (0.80, 0.1),
+    ("dec", "nmi"): (0.67, math.sqrt(0.0057)),
+    ("dec", "ari"): (0.50, math.sqrt(0.13)),
+    ("kmeans", "acc"): (0.56, 0.06),
+    ("kmeans", "nmi"): (0.40, 0.0),
+    ("kmeans", "ari"): (0.30, 0.0),
+}
+SPEC = {
+    "metrics": ["acc", "nmi", "ari"],
+    "runs": [{"dataset": "mnist5k", "input": "pixels", "methods": ["kmeans", "dec"]}],
+    "labels": {"kmeans": "k-means", "dec": "DEC"},
+}
+
+
+def _write_runs(folder: Path, seeds=(0, 1, 2), extra=None) -> list[Path]:
+    paths = []
+    for (method, seed), (acc, nmi, ari) in SCORES.items():
+        if seed not in seeds:
+            continue
+        record = {
+            "dataset": "mnist5k",
+            "input": "pixels",
+            "method": method,
+            "seed": seed,
+            "acc": acc,
+            "nmi": nmi,
+            "ari": ari,
+            "fscore": acc / 2,
+            "fit_seconds": 1.5,
+        }
+        path = folder / f"{method}-{seed}.json"
+        path.write_text(json.dumps(record))
+        paths.append(path)
+    for i, record in enumerate(extra or []):
+        path = folder / f"extra-{i}.json"
+        path.write_text(json.dumps(record))
+        paths.append(path)
+    # reversed so that the result's order cannot come from the file order
+    return paths[::-1]
+
+
+def test_collect_runs(tmp_path):
+    runs = collect_runs(_write_runs(tmp_path))
+    assert len(runs) == 6
+    assert runs[["method", "seed"]].values.tolist() == [
+        ["dec", 0],
+        ["dec", 1],
+        ["dec", 2],
+        ["kmeans", 0],
+        ["kmeans", 1],
+        ["kmeans", 2],
+    ]
+    assert {"acc", "nmi", "ari", "fscore", "fit_seconds"} <= set(runs.columns)
+
+
+def test_collect_runs_needs_identifiers(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"dataset": "d", "method": "m", "acc": 0.5}))
+    with pytest.raises(ValueError, match=r"lack the run identifiers \['input', 'seed'\]"):
+        collect_runs([path])
+
+
+def test_summarise_means_and_sample_std(tmp_path):
+    summary = summarise(collect_runs(_write_runs(tmp_path)), SPEC)
+    assert list(summary.columns) == [
+        "dataset",
+        "input",
+        "method",
+        "metric",
+        "mean",
+        "std",
+        "n_seeds",
+        "paper",
+        "diff",
+    ]
+    assert len(summary) == 6
+    for row in summary.itertuples(index=False):
+        mean, std = EXPECTED[(row.method, row.metric)]
+        assert row.mean == pytest.approx(mean), (row.method, row.metric)
+        assert row.std == pytest.approx(std, abs=1e-12), (row.method, row.metric)
+        assert row.n_seeds == 3
+    assert summary["paper"].isna().all() and summary["diff"].isna().all()
+    # the hand values are the sample (ddof=1), not the population, deviation
+    dec_acc = summary.query("method == 'dec' and metric == 'acc'")["std"].item()
+    assert dec_acc == pytest.approx(np.std([0.8, 0.9, 0.7], ddof=1))
+    assert dec_acc != pytest.approx(np.std([0.8, 0.9, 0.7], ddof=0))
+
+
+def test_single_seed_has_zero_std(tmp_path):
+    summary = summarise(collect_runs(_write_runs(tmp_path, seeds=(1,))), SPEC)
+    assert (summary["std"] == 0.0).all()
+    assert (summary["n_seeds"] == 1).all()
+    dec = summary[summary["method"] == "dec"].set_index("metric")["mean"]
+    assert dec.to_dict() == pytest.approx({"acc": 0.90, "nmi": 0.66, "ari": 0.40})
+    wide = wide_table(summary, SPEC)
+    assert wide.loc[wide["Method"] == "DEC", "ACC"].item() == "0.900 ± 0.000"
+    assert wide["Seeds"].tolist() == [1, 1]
+
+
+def test_summarise_rows_follow_the_spec_order(tmp_path):
+    runs = collect_runs(_write_runs(tmp_path))
+    # kmeans sorts after dec alphabetically, but the spec lists it first
+    s1 = summarise(runs, SPEC)
+    assert s1["method"].tolist() == ["kmeans"] * 3 + ["dec"] * 3
+    assert s1["metric"].tolist() == ["acc", "nmi", "ari"] * 2
+
+    spec2 = {
+        **SPEC,
+        "runs": [{"dataset": "mnist5k", "input": "pixels", "methods": ["dec", "kmeans"]}],
+    }
+    s2 = summarise(runs, {**spec2, "metrics": ["ari", "acc"]})
+    assert s2["method"].tolist() == ["dec"] * 2 + ["kmeans"] * 2
+    assert s2["metric"].tolist() == ["ari", "acc"] * 2
+
+    wide = wide_table(s1, SPEC)
+    assert wide["Method"].tolist() == ["k-means", "DEC"]
+    assert list(wide.columns) == ["Data set", "Input", "Method", "ACC", "NMI", "ARI", "Seeds"]
+
+
+def test_rows_missing_from_the_spec_come_last(tmp_path):
+    extra = [
+        {"dataset": "aaa", "input": "x", "method": "aaa", "seed": 0, "acc": 1, "nmi": 1, "ari": 1}
+    ]
+    summary = summarise(collect_runs(_write_runs(tmp_path, extra=extra)), SPEC)
+    assert summary["method"].tolist() == ["kmeans"] * 3 + ["dec"] * 3 + ["aaa"] * 3
+
+
+def test_summarise_unknown_metric(tmp_path):
+    runs = collect_runs(_write_runs(tmp_path))
+    with pytest.raises(ValueError, match=r"metrics \['purity'\] are not in the run files"):
+        summarise(runs, {**SPEC, "metrics": ["acc", "purity"]})
+
+
+def _paper_file(tmp_path: Path) -> Path:
+    path = tmp_path / "paper.csv"
+    path.write_text(
+        "dataset,method,metric,value\n"
+        "mnist5k,dec,acc,0.843\n"
+        "mnist5k,dec,nmi,0.800\n"
+        "mnist5k,kmeans,acc,0.532\n"
+        "usps,dec,acc,0.621\n"
+    )
+    return path
+
+
+def test_paper_values_are_merged(tmp_path):
+    runs = collect_runs(_write_runs(tmp_path))
+    spec = {**SPEC, "paper": str(_paper_file(tmp_path))}
+    summary = summarise(runs, spec).set_index(["method", "metric"])
+    assert len(summary) == 6
+    assert summary.loc[("dec", "acc"), "paper"] == pytest.approx(0.843)
+    assert summary.loc[("dec", "acc"), "diff"] == pytest.approx(0.80 - 0.843)
+    assert summary.loc[("dec", "nmi"), "diff"] == pytest.approx(0.67 - 0.800)
+    assert summary.loc[("kmeans", "acc"), "diff"] == pytest.approx(0.56 - 0.532)
+    assert pd.isna(summary.loc[("dec", "ari"), "paper"])
+    assert pd.isna(summary.loc[("kmeans", "nmi"), "diff"])
+
+    wide = wide_table(summarise(runs, spec), spec).set_index("Method")
+    assert list(wide.columns[:5]) == ["Data set", "Input", "ACC", "ACC paper", "ACC Δ"]
+    assert wide.loc["DEC", "ACC"] == "0.800 ± 0.100"
+    assert wide.loc["DEC", "ACC paper"] == "0.843"
+    assert wide.loc["DEC", "ACC Δ"] == "-0.043"
+    assert wide.loc["k-means", "ACC Δ"] == "+0.028"
+    assert wide.loc["DEC", "ARI paper"] == "—"
+    assert wide.loc["DEC", "ARI Δ"] == "—"
+
+
+def test_paper_file_needs_its_columns(tmp_path):
+    runs = collect_runs(_write_runs(tmp_path))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("dataset,method,score\nmnist5k,dec,0.8\n")
+    with pytest.raises(ValueError, match="a paper-values file needs the columns"):
+        summarise(runs, {**SPEC, "paper": str(bad)})
+
+
+def test_wide_table_formats_mean_and_std(tmp_path):
+    summary = summarise(collect_runs(_write_runs(tmp_path)), SPEC)
+    wide = wide_table(summary, SPEC).set_index("Method")
+    assert wide.loc["DEC", "NMI"] == "0.670 ± 0.075"
+    assert wide.loc["DEC", "ARI"] == "0.500 ± 0.361"
+    assert wide.loc["k-means", "ACC"] == "0.560 ± 0.060"
+    assert wide.loc["k-means", "ARI"] == "0.300 ± 0.000"
+    assert wide.loc["DEC", "Seeds"] == 3
+
+
+def test_write_summary_tables(tmp_path):
+    runs = collect_runs(_write_runs(tmp_path))
+    runs_csv = tmp_path / "runs.csv"
+    runs.to_csv(runs_csv, index=False)
+    out = tmp_path / "tables"
+    spec = {
+        **SPEC,
+        "paper": str(_paper_file(tmp_path)),
+        "description": "DEC vs k-means on 100% of mnist_5k",
+        "regenerates": "Table 2",
+    }
+    write_summary_tables(
+        str(runs_csv), spec, str(out / "t.csv"), str(out / "t.md"), str(out / "t.tex")
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["t.csv", "t.md", "t.tex"]
+
+    table = pd.read_csv(out / "t.csv")
+    assert len(table) == 6
+    assert table["method"].tolist()[:3] == ["kmeans"] * 3
+    dec_acc = table.query("method == 'dec' and metric == 'acc'")
+    assert dec_acc["mean"].item() == pytest.approx(0.8)
+    assert dec_acc["std"].item() == pytest.approx(0.1)
+    assert dec_acc["paper"].item() == pytest.approx(0.843)
+
+    md = (out / "t.md").read_text()
+    assert "±" in md
+    assert md.startswith("DEC vs k-means on 100% of mnist_5k Regenerates: Table 2.\n\n")
+    assert "| mnist5k | pixels | DEC | 0.800 ± 0.100 | 0.843 | -0.043 |" in md
+    assert md.rstrip().endswith("Mean ± standard deviation over seeds.")
+
+    tex = (out / "t.tex").read_text()
+    assert r"\begin{tabular}" in tex and r"\end{table}" in tex
+    assert r"0.800 $\pm$ 0.100" in tex
+    assert r"100\% of mnist\_5k" in tex
+    assert r"ACC $\Delta$" in tex
+    assert "±" not in tex

@@ -1,0 +1,199 @@
+"""End-to-end tests of the Snakemake workflow on the tiny configuration."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import struct
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.helpers import REPO, TINY, planned_jobs, snakemake
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("tiny")
+    res = snakemake(work, "--cores", "2", "--configfile", str(TINY))
+    assert res.returncode == 0, res.stderr[-4000:]
+    return work
+
+
+def tiny_config() -> dict:
+    return yaml.safe_load(TINY.read_text())
+
+
+def write_config(path: Path, cfg: dict) -> Path:
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_outputs_complete(tiny_run: Path) -> None:
+    cfg = tiny_config()
+    exp = cfg["experiments"]["tiny"]
+    for ext in ("csv", "md", "tex"):
+        assert (tiny_run / f"results/tables/tiny.{ext}").stat().st_size > 0
+    summary = pd.read_csv(tiny_run / "results/tables/tiny.csv")
+    expected = {(r["dataset"], r["input"], m) for r in exp["runs"] for m in r["methods"]}
+    got = set(summary[["dataset", "input", "method"]].itertuples(index=False, name=None))
+    assert got == expected
+    assert (summary["n_seeds"] == len(exp["seeds"])).all()
+    assert summary["mean"].between(0, 1).all()
+    runs = pd.read_csv(tiny_run / "results/tables/tiny_runs.csv")
+    assert len(runs) == len(expected) * len(exp["seeds"])
+    png = tiny_run / "results/figures/tsne_digits_pixels_dec_seed0.png"
+    header = png.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", header[16:24])
+    assert width > 600 and height > 300
+    md = (tiny_run / "results/tables/tiny.md").read_text()
+    assert "±" in md and "| digits | pixels | dec |" in md
+
+
+def test_every_job_logged_and_benchmarked(tiny_run: Path) -> None:
+    for rule in [
+        "prepare_dataset",
+        "build_input",
+        "pretrain_autoencoder",
+        "cluster",
+        "evaluate_run",
+        "aggregate_runs",
+        "summary_table",
+        "tsne_figure",
+    ]:
+        assert list((tiny_run / "logs" / rule).rglob("*.log")), rule
+        assert list((tiny_run / "benchmarks/rules" / rule).rglob("*.tsv")), rule
+
+
+def test_run_folder_contents(tiny_run: Path) -> None:
+    run = tiny_run / "results/runs/digits/pixels/idec/seed1"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {"dataset", "input", "method", "seed", "acc", "nmi", "ari"} <= set(metrics)
+    assert metrics["method"] == "idec" and metrics["seed"] == 1
+    import numpy as np
+
+    labels = np.load(run / "labels.npy")
+    emb = np.load(run / "embedding.npy")
+    assert labels.shape == (1797,) and emb.shape == (1797, 8)
+    # no leftover temporary files anywhere
+    assert not [p for p in tiny_run.rglob("*.part*")]
+
+
+def test_second_run_does_nothing(tiny_run: Path) -> None:
+    assert planned_jobs(tiny_run, "--configfile", str(TINY)) == []
+
+
+def test_changing_dec_reruns_only_dec(tiny_run: Path, tmp_path: Path) -> None:
+    cfg = tiny_config()
+    cfg["methods"]["dec"]["lr"] = 0.02
+    jobs = planned_jobs(tiny_run, "--configfile", str(write_config(tmp_path / "c.yaml", cfg)))
+    rules = {r for r, _ in jobs}
+    assert rules == {
+        "cluster",
+        "evaluate_run",
+        "aggregate_runs",
+        "summary_table",
+        "tsne_figure",
+        "all",
+    }
+    for rule, wc in jobs:
+        if rule in {"cluster", "evaluate_run", "tsne_figure"}:
+            assert wc["method"] == "dec", (rule, wc)
+    n_dec_runs = 2 * 2  # (digits, mfeat) x 2 seeds
+    assert sum(r == "cluster" for r, _ in jobs) == n_dec_runs
+
+
+def test_changing_a_feature_setting_reruns_downstream(tiny_run: Path, tmp_path: Path) -> None:
+    cfg = tiny_config()
+    cfg["inputs"]["mfeat"]["both"]["transform"] = "none"
+    jobs = planned_jobs(tiny_run, "--configfile", str(write_config(tmp_path / "c.yaml", cfg)))
+    rules = {r for r, _ in jobs}
+    assert "prepare_dataset" not in rules
+    assert {"build_input", "pretrain_autoencoder", "cluster", "evaluate_run"} <= rules
+    for rule, wc in jobs:
+        if "dataset" in wc:
+            assert wc["dataset"] == "mfeat", (rule, wc)
+    # the t-SNE figure shows a digits run only: untouched
+    assert "tsne_figure" not in rules
+
+
+def test_changing_a_plot_setting_reruns_only_plots(tiny_run: Path, tmp_path: Path) -> None:
+    cfg = tiny_config()
+    cfg["plots"]["tsne"]["perplexity"] = 12
+    jobs = planned_jobs(tiny_run, "--configfile", str(write_config(tmp_path / "c.yaml", cfg)))
+    assert {r for r, _ in jobs} == {"tsne_figure", "all"}
+
+
+def test_pretrain_override_reruns_that_dataset_only(tiny_run: Path, tmp_path: Path) -> None:
+    cfg = tiny_config()
+    cfg["pretrain"]["overrides"]["mfeat"]["epochs"] = 3
+    jobs = planned_jobs(tiny_run, "--configfile", str(write_config(tmp_path / "c.yaml", cfg)))
+    pre = [wc for r, wc in jobs if r == "pretrain_autoencoder"]
+    assert pre and all(wc["dataset"] == "mfeat" for wc in pre)
+    clusters = [wc for r, wc in jobs if r == "cluster"]
+    assert {wc["method"] for wc in clusters} == {"dec"}  # k-means needs no pretraining
+
+
+def test_same_seed_same_metrics(tiny_run: Path, tmp_path: Path) -> None:
+    """Recomputing a deep run from scratch gives identical metrics on CPU."""
+    work = tmp_path / "again"
+    work.mkdir()
+    shutil.copytree(tiny_run / "resources", work / "resources")
+    target = "results/runs/digits/pixels/idec/seed0/metrics.json"
+    res = snakemake(work, target, "--cores", "2", "--configfile", str(TINY))
+    assert res.returncode == 0, res.stderr[-3000:]
+    first = json.loads((tiny_run / target).read_text())
+    second = json.loads((work / target).read_text())
+    first.pop("fit_seconds")
+    second.pop("fit_seconds")
+    assert first == second
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c["methods"]["dec"].update(lr="fast"), r"'fast' is not of type 'number'"),
+        (lambda c: c["methods"]["dec"].update(learning_rate=0.1), r"learning_rate"),
+        (lambda c: c.update(seeds=[0]), r"seeds"),
+        (lambda c: c["pretrain"]["default"].update(epochs=-1), r"epochs|-1"),
+        (lambda c: c["pretrain"]["overrides"]["mfeat"].update(epoch=3), r"epoch"),
+        (
+            lambda c: c["experiments"]["tiny"]["runs"][0]["methods"].append("jecl"),
+            r"experiments\.tiny\.runs\[0\]\.methods: unknown method 'jecl'",
+        ),
+        (
+            lambda c: c["experiments"]["tiny"]["runs"][0].update(input="raw"),
+            r"has no input 'raw'",
+        ),
+    ],
+)
+def test_bad_config_fails_before_any_job(tmp_path: Path, edit, message: str) -> None:
+    cfg = tiny_config()
+    edit(cfg)
+    path = write_config(tmp_path / "bad.yaml", cfg)
+    work = tmp_path / "work"
+    work.mkdir()
+    res = snakemake(work, "--cores", "1", "--configfile", str(path))
+    assert res.returncode != 0
+    assert re.search(message, res.stdout + res.stderr), (res.stdout + res.stderr)[-3000:]
+    assert not (work / "resources").exists() and not (work / "results").exists()
+
+
+def test_lint_is_clean() -> None:
+    for cfg in [REPO / "config/config.yaml", REPO / "config/demo.yaml", TINY]:
+        res = snakemake(REPO, "--lint", "--configfile", str(cfg))
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "Lints for" not in res.stdout + res.stderr
+
+
+def test_default_and_demo_configs_plan(tmp_path: Path) -> None:
+    for cfg in [REPO / "config/config.yaml", REPO / "config/demo.yaml"]:
+        res = snakemake(tmp_path, "-n", "--configfile", str(cfg))
+        assert res.returncode == 0, res.stderr[-3000:]
+        assert "Job stats" in res.stdout + res.stderr
