@@ -197,3 +197,19 @@ def test_default_and_demo_configs_plan(tmp_path: Path) -> None:
         res = snakemake(tmp_path, "-n", "--configfile", str(cfg))
         assert res.returncode == 0, res.stderr[-3000:]
         assert "Job stats" in res.stdout + res.stderr
+
+
+def test_report_lists_every_table_and_figure(tiny_run: Path) -> None:
+    report = tiny_run / "results/report.html"
+    res = snakemake(tiny_run, "--configfile", str(TINY), "--report", str(report))
+    assert res.returncode == 0, res.stderr[-3000:]
+    html = report.read_text()
+    outputs = [
+        *(tiny_run / "results/tables").glob("tiny.*"),
+        *(tiny_run / "results/figures").glob("*.png"),
+    ]
+    assert len(outputs) == 4
+    for path in outputs:
+        assert path.name in html, path.name
+    assert "Shared baselines" in html  # the experiment's report category
+    assert "Tiny end-to-end check." in html  # the table caption renders the config

@@ -157,6 +157,23 @@ def tsne_targets(experiment):
     ]
 
 
+def experiment_category(experiment):
+    return config["experiments"][experiment]["category"]
+
+
+def figure_category(wildcards):
+    """Report category of a figure: that of the first experiment that draws it."""
+    for name, exp in config["experiments"].items():
+        for fig in exp["tsne"]:
+            if (fig["dataset"], fig["input"], fig["method"]) == (
+                wildcards.dataset,
+                wildcards.input,
+                wildcards.method,
+            ):
+                return exp["category"]
+    return "Figures"
+
+
 def all_targets():
     out = []
     for name in config["experiments"]:

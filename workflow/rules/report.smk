@@ -3,9 +3,27 @@ rule summary_table:
         runs="results/tables/{experiment}_runs.csv",
         paper=lambda w: paper_file(w.experiment),
     output:
-        csv="results/tables/{experiment}.csv",
-        md="results/tables/{experiment}.md",
-        tex="results/tables/{experiment}.tex",
+        csv=report(
+            "results/tables/{experiment}.csv",
+            caption="../report/table.rst",
+            category=lambda w: experiment_category(w.experiment),
+            subcategory="Tables",
+            labels={"experiment": "{experiment}", "format": "CSV (tidy)"},
+        ),
+        md=report(
+            "results/tables/{experiment}.md",
+            caption="../report/table.rst",
+            category=lambda w: experiment_category(w.experiment),
+            subcategory="Tables",
+            labels={"experiment": "{experiment}", "format": "Markdown"},
+        ),
+        tex=report(
+            "results/tables/{experiment}.tex",
+            caption="../report/table.rst",
+            category=lambda w: experiment_category(w.experiment),
+            subcategory="Tables",
+            labels={"experiment": "{experiment}", "format": "LaTeX"},
+        ),
     log:
         "logs/summary_table/{experiment}.log",
     benchmark:
@@ -26,7 +44,19 @@ rule tsne_figure:
         data="resources/datasets/{dataset}/data.npz",
         meta="resources/datasets/{dataset}/meta.json",
     output:
-        "results/figures/tsne_{dataset}_{input}_{method}_seed{seed}.png",
+        report(
+            "results/figures/tsne_{dataset}_{input}_{method}_seed{seed}.png",
+            caption="../report/tsne.rst",
+            category=lambda w: figure_category(w),
+            subcategory="Figures",
+            labels={
+                "figure": "t-SNE",
+                "data set": "{dataset}",
+                "input": "{input}",
+                "method": "{method}",
+                "seed": "{seed}",
+            },
+        ),
     log:
         "logs/tsne_figure/{dataset}_{input}_{method}_seed{seed}.log",
     benchmark:
