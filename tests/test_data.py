@@ -246,9 +246,9 @@ def test_unknown_source():
         build("nope", "nope")
 
 
-def test_build_passes_options_to_the_builder():
-    with pytest.raises(TypeError):
-        build("digits", "digits", {"no_such_option": 1})
+def test_build_rejects_unknown_options_naming_them():
+    with pytest.raises(DatasetError, match=r"no option\(s\) \['no_such_option'\].*\['views'\]"):
+        build("mfeat", "mfeat", {"no_such_option": 1})
 
 
 # -- clustering inputs ------------------------------------------------------------------------

@@ -6,7 +6,8 @@ A prepared data set is a folder with two files:
     ``labels``               int64 (n,), class ids 0..k-1 (evaluation only)
     ``view__<name>``         one array per view, first axis n; numeric
                              (feature vectors, images as uint8 (n, H, W[, C]))
-                             or unicode strings (captions, tags)
+                             or unicode strings (captions, tags, or image file
+                             paths relative to ``meta["image_root"]``)
     ``mask__<name>``         bool (n,), True where sample i has view <name>
     ``split`` (optional)     unicode (n,), "train" / "test"
 ``meta.json``
@@ -30,7 +31,9 @@ import numpy as np
 
 from mmclust.io import atomic_path, read_json, write_json
 
-ViewKind = Literal["image", "vector", "text"]
+# image: uint8 pixel arrays; image_file: paths of image files (large photo
+# collections stay on disk); vector: numeric features; text: captions / tags.
+ViewKind = Literal["image", "image_file", "vector", "text"]
 FORMAT_VERSION = 1
 
 
@@ -103,7 +106,9 @@ class MultiViewDataset:
             views[v] = {
                 "kind": self.kinds[v],
                 "shape": list(x.shape[1:]),
-                "dim": int(np.prod(x.shape[1:])) if self.kinds[v] != "text" else None,
+                "dim": (
+                    int(np.prod(x.shape[1:])) if self.kinds[v] in ("image", "vector") else None
+                ),
                 "dtype": str(x.dtype),
                 "present": int(self.masks[v].sum()),
             }

@@ -9,6 +9,7 @@ package ships.
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -40,7 +41,15 @@ def build(source: str, name: str, options: dict[str, Any] | None = None) -> Mult
         raise DatasetError(
             f"unknown data source {source!r}; known sources: {sorted(BUILDERS)}"
         ) from None
-    return fn(name=name, **(options or {}))
+    options = dict(options or {})
+    params = inspect.signature(fn).parameters
+    unknown = sorted(set(options) - set(params) - {"name"})
+    if unknown and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        allowed = sorted(k for k in params if k != "name")
+        raise DatasetError(
+            f"data source {source!r} has no option(s) {unknown}; its options are {allowed}"
+        )
+    return fn(name=name, **options)
 
 
 def _package_dir(package: str, install_hint: str) -> Path:
@@ -152,3 +161,21 @@ def digits(name: str = "digits") -> MultiViewDataset:
             "reference_counts": {"n": 1797, "k": 10},
         },
     )
+
+
+def _register_image_builders() -> None:
+    from mmclust.data import images
+
+    for source, fn in {
+        "mnist": images.mnist,
+        "fashion_mnist": images.fashion_mnist,
+        "usps": images.usps,
+        "coil20": images.coil20,
+        "coil100": images.coil100,
+        "umist": images.umist,
+        "jule_h5": images.jule_h5,
+    }.items():
+        register(source)(fn)
+
+
+_register_image_builders()
