@@ -178,4 +178,20 @@ def _register_image_builders() -> None:
         register(source)(fn)
 
 
+def _register_paired_builders() -> None:
+    from mmclust.data import paired
+
+    for source, fn in {
+        "coco": paired.coco,
+        "pascal_sentences": paired.pascal_sentences,
+        "nyu_rgbd": paired.nyu_rgbd,
+        "wikipedia": paired.wikipedia,
+        "nus_wide_10k": paired.nus_wide_10k,
+        "captioned_folder": paired.captioned_folder,
+        "synthetic_captions": paired.synthetic_captions,
+    }.items():
+        register(source)(fn)
+
+
 _register_image_builders()
+_register_paired_builders()
