@@ -3,7 +3,11 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The default configuration is the full reproduction; a configuration given
+# with --configfile replaces it (it is not merged into it).
+if not workflow.config_settings.configfiles:
+
+    configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
@@ -23,6 +27,7 @@ include: "workflow/rules/report.smk"
 
 localrules:
     all,
+    download_raw,
     evaluate_run,
     aggregate_runs,
     summary_table,

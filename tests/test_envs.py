@@ -29,7 +29,14 @@ def conda_pins(path) -> dict[str, str]:
     assert env["channels"][0] == "conda-forge", path.name
     pins = {}
     for dep in env["dependencies"]:
-        assert isinstance(dep, str), f"{path.name}: pip sections are not used ({dep})"
+        if isinstance(dep, dict):
+            # packages that exist only on PyPI, pinned with ==
+            assert set(dep) == {"pip"}, f"{path.name}: unexpected section {dep}"
+            for req in dep["pip"]:
+                name, sep, version = req.partition("==")
+                assert sep, f"{path.name}: pip package '{req}' is not pinned with =="
+                pins[name.lower()] = version
+            continue
         m = PIN.match(dep)
         assert m, f"{path.name}: '{dep}' is not pinned as name=version"
         pins[m["name"].lower()] = m["version"]
@@ -46,6 +53,8 @@ def test_env_pins_every_package_compatibly_with_pyproject(path) -> None:
     assert "python" in pins
     reqs = project_requirements()
     for name, version in pins.items():
+        if name == "pip":
+            continue
         if name == "python":
             meta = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
             assert (

@@ -213,3 +213,20 @@ def test_report_lists_every_table_and_figure(tiny_run: Path) -> None:
         assert path.name in html, path.name
     assert "Shared baselines" in html  # the experiment's report category
     assert "Tiny end-to-end check." in html  # the table caption renders the config
+
+
+def test_given_config_replaces_the_default(tmp_path: Path) -> None:
+    """--configfile replaces config/config.yaml instead of being merged into it."""
+    jobs = planned_jobs(tmp_path, "--configfile", str(TINY))
+    datasets = {wc["dataset"] for _, wc in jobs if "dataset" in wc}
+    assert datasets == set(tiny_config()["datasets"])
+    assert not [r for r, _ in jobs if r == "download_raw"]
+
+
+def test_default_config_plans_every_download_and_feature(tmp_path: Path) -> None:
+    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    jobs = planned_jobs(tmp_path)
+    raws = {wc["raw"] for r, wc in jobs if r == "download_raw"}
+    assert raws == {d["raw"] for d in cfg["datasets"].values() if "raw" in d}
+    features = {(wc["dataset"], wc["input"]) for r, wc in jobs if r == "build_input"}
+    assert features == {(d, i) for d, inputs in cfg["inputs"].items() for i in inputs}

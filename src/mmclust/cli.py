@@ -39,12 +39,39 @@ def _set_threads(threads: int) -> None:
 
 
 def cmd_prepare(a: argparse.Namespace) -> None:
-    from mmclust.data import build
+    from mmclust.data import MultiViewDataset, build
 
     spec = a.spec
-    ds = build(spec["source"], a.name, spec.get("options"))
+    if "mixed_from" in spec:
+        from mmclust.data.mixed import make_mixed_modal
+
+        if not a.base:
+            raise SystemExit("a mixed-modal data set needs --base (the paired data set folder)")
+        base = MultiViewDataset.load(a.base)
+        ds = make_mixed_modal(
+            base,
+            views=tuple(spec.get("views", ("image", "text"))),
+            p_first=spec.get("p_first", 0.5),
+            test_fraction=spec.get("test_fraction", 1 / 3),
+            seed=spec.get("seed", 0),
+            name=a.name,
+        )
+    else:
+        options = dict(spec.get("options") or {})
+        if a.raw_dir:
+            options["raw_dir"] = a.raw_dir
+        ds = build(spec["source"], a.name, options)
     ds.save(a.out)
     log.info("prepared %s: n=%d k=%d views=%s", a.name, ds.n, ds.k, sorted(ds.views))
+
+
+def cmd_download(a: argparse.Namespace) -> None:
+    from mmclust.data.download import main as download_main
+
+    argv = [a.source, a.raw_dir] + (["--allow-unverified"] if a.allow_unverified else [])
+    code = download_main(argv)
+    if code:
+        raise SystemExit(code)
 
 
 def cmd_features(a: argparse.Namespace) -> None:
@@ -53,7 +80,15 @@ def cmd_features(a: argparse.Namespace) -> None:
 
     ds = MultiViewDataset.load(a.dataset)
     spec = a.spec
-    fs = build_input(ds, spec["views"], spec.get("transform", "standardize"))
+    if spec.get("extractor"):
+        from mmclust.features.extract import build_extracted_input
+
+        _set_threads(a.threads)
+        fs = build_extracted_input(ds, spec, device=a.device)
+    else:
+        fs = build_input(
+            ds, spec["views"], spec.get("transform", "standardize"), spec.get("factor")
+        )
     fs.save(a.out)
     log.info("input %s: X %s, %d present", a.out, fs.X.shape, int(fs.mask.sum()))
 
@@ -185,12 +220,21 @@ def build_parser() -> argparse.ArgumentParser:
     s = add("prepare", cmd_prepare, "build a data set into the common format")
     s.add_argument("--name", required=True)
     s.add_argument("--spec", type=_json, required=True, help="the data set's config entry")
+    s.add_argument("--raw-dir", help="folder of the downloaded raw files")
+    s.add_argument("--base", help="prepared paired data set (for mixed-modal data sets)")
     s.add_argument("--out", required=True, help="output folder")
+
+    s = add("download", cmd_download, "download, verify and unpack a data source's raw files")
+    s.add_argument("source", help="entry of the source registry, e.g. mnist, coco2014")
+    s.add_argument("raw_dir")
+    s.add_argument("--allow-unverified", action="store_true")
 
     s = add("features", cmd_features, "build one clustering input from a data set's views")
     s.add_argument("--dataset", required=True, help="prepared data-set folder")
     s.add_argument("--spec", type=_json, required=True, help="the input's config entry")
     s.add_argument("--out", required=True)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--threads", type=int, default=1)
 
     s = add("pretrain", cmd_pretrain, "pretrain a stacked denoising autoencoder")
     s.add_argument("--features", required=True)
@@ -226,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = add("table", cmd_table, "mean +- std tables (CSV, Markdown, LaTeX)")
     s.add_argument("--runs", required=True)
     s.add_argument("--spec", type=_json, required=True, help="the experiment's config entry")
+    s.add_argument("--meta", nargs="*", help="meta.json of the experiment's data sets")
     s.add_argument("--csv", required=True)
     s.add_argument("--md", required=True)
     s.add_argument("--tex", required=True)

@@ -17,6 +17,7 @@ NAME = "[A-Za-z0-9][A-Za-z0-9-]*"
 
 wildcard_constraints:
     dataset=NAME,
+    raw=NAME,
     input=NAME,
     method=NAME,
     experiment=NAME,
@@ -41,6 +42,10 @@ def check_config():
     for ds in inputs:
         if ds not in datasets:
             raise ConfigError(f"inputs.{ds}: no data set {ds!r} in 'datasets'")
+    for ds, spec in datasets.items():
+        base = spec.get("mixed_from")
+        if base is not None and base not in datasets:
+            raise ConfigError(f"datasets.{ds}.mixed_from: no data set {base!r}")
     for ds in config["pretrain"]["overrides"]:
         if ds not in datasets:
             raise ConfigError(
@@ -94,6 +99,34 @@ def pretrain_settings(dataset):
     return PRETRAIN_SETTINGS[dataset]
 
 
+def prepare_inputs(wildcards):
+    """A data set's raw files (download marker) or, when derived, its base data set."""
+    spec = config["datasets"][wildcards.dataset]
+    if "mixed_from" in spec:
+        return {"base": f"{dataset_dir(spec['mixed_from'])}/data.npz"}
+    if spec.get("raw"):
+        return {"raw": f"resources/raw/{spec['raw']}/.complete"}
+    return {}
+
+
+def prepare_flags(input):
+    flags = []
+    if "raw" in input.keys():
+        flags.append(f"--raw-dir {os.path.dirname(input.raw)}")
+    if "base" in input.keys():
+        flags.append(f"--base {os.path.dirname(input.base)}")
+    return " ".join(flags)
+
+
+def is_extracted(wildcards):
+    return bool(config["inputs"][wildcards.dataset][wildcards.input].get("extractor"))
+
+
+def is_image_extracted(wildcards):
+    spec = config["inputs"][wildcards.dataset][wildcards.input]
+    return spec.get("extractor") in ("resnet50", "vgg16", "efficientnet_lite0")
+
+
 def dataset_dir(dataset):
     return f"resources/datasets/{dataset}"
 
@@ -132,6 +165,11 @@ def experiment_metrics(wildcards):
     return [
         f"{run_dir(*r)}/metrics.json" for r in experiment_runs(wildcards.experiment)
     ]
+
+
+def experiment_metas(experiment):
+    datasets = {run["dataset"] for run in config["experiments"][experiment]["runs"]}
+    return [f"{dataset_dir(ds)}/meta.json" for ds in sorted(datasets)]
 
 
 def paper_file(experiment):
@@ -175,7 +213,12 @@ def figure_category(wildcards):
 
 
 def all_targets():
-    out = []
+    """Every experiment's tables and figures, and every configured input."""
+    out = [
+        f"resources/features/{ds}/{name}.npz"
+        for ds, inputs in config["inputs"].items()
+        for name in inputs
+    ]
     for name in config["experiments"]:
         out += [f"results/tables/{name}.{ext}" for ext in ("csv", "md", "tex")]
         out += tsne_targets(name)

@@ -1,4 +1,25 @@
+rule download_raw:
+    output:
+        "resources/raw/{raw}/.complete",
+    log:
+        "logs/download_raw/{raw}.log",
+    benchmark:
+        "benchmarks/rules/download_raw/{raw}.tsv"
+    conda:
+        "../../envs/data.yaml"
+    params:
+        folder=lambda w: f"resources/raw/{w.raw}",
+        unverified=(
+            "--allow-unverified" if config["downloads"]["allow_unverified"] else ""
+        ),
+    shell:
+        "python -m mmclust download {wildcards.raw} {params.folder} {params.unverified}"
+        " 2> {log}"
+
+
 rule prepare_dataset:
+    input:
+        unpack(prepare_inputs),
     output:
         data="resources/datasets/{dataset}/data.npz",
         meta="resources/datasets/{dataset}/meta.json",
@@ -11,6 +32,7 @@ rule prepare_dataset:
     params:
         spec=lambda w: to_json(config["datasets"][w.dataset]),
         folder=lambda w: dataset_dir(w.dataset),
+        extra=lambda w, input: prepare_flags(input),
     shell:
         "python -m mmclust prepare --name {wildcards.dataset} --spec {params.spec:q}"
-        " --out {params.folder} 2> {log}"
+        " {params.extra} --out {params.folder} 2> {log}"

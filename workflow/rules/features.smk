@@ -9,10 +9,23 @@ rule build_input:
     benchmark:
         "benchmarks/rules/build_input/{dataset}/{input}.tsv"
     conda:
-        "../../envs/data.yaml"
+        "../../envs/features.yaml"
+    threads: lambda w: config["train_threads"] if is_extracted(w) else 1
+    resources:
+        mem_mb=lambda w: (
+            config["resources"]["train"]["mem_mb"] if is_extracted(w) else 4000
+        ),
+        runtime=lambda w: (
+            config["resources"]["train"]["runtime"] if is_extracted(w) else 60
+        ),
+        gpu=lambda w: (
+            config["resources"]["train"]["gpu"] if is_image_extracted(w) else 0
+        ),
     params:
         spec=lambda w: to_json(config["inputs"][w.dataset][w.input]),
         folder=lambda w: dataset_dir(w.dataset),
+        device=config["device"],
     shell:
-        "python -m mmclust features --dataset {params.folder} --spec {params.spec:q}"
+        "PYTHONHASHSEED=0 python -m mmclust features --dataset {params.folder}"
+        " --spec {params.spec:q} --device {params.device} --threads {threads}"
         " --out {output} 2> {log}"

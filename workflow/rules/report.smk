@@ -2,6 +2,7 @@ rule summary_table:
     input:
         runs="results/tables/{experiment}_runs.csv",
         paper=lambda w: paper_file(w.experiment),
+        meta=lambda w: experiment_metas(w.experiment),
     output:
         csv=report(
             "results/tables/{experiment}.csv",
@@ -33,7 +34,7 @@ rule summary_table:
     params:
         spec=lambda w: table_spec(w.experiment),
     shell:
-        "python -m mmclust table --runs {input.runs} --spec {params.spec:q}"
+        "python -m mmclust table --runs {input.runs} --spec {params.spec:q} --meta {input.meta}"
         " --csv {output.csv} --md {output.md} --tex {output.tex} 2> {log}"
 
 

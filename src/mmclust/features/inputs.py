@@ -3,7 +3,9 @@
 An *input* is one float32 matrix ``X`` (n, d) with a presence mask (n,).  It
 is made from one or more views of a prepared data set:
 
-``scale``        images (uint8) divided by 255, other views unchanged
+``scale``        multiplied by ``factor``; by default images (uint8) are divided
+                 by 255 and other views left unchanged.  DEC scales MNIST
+                 pixels by 0.02 so that (1/d) ||x||^2 is about 1.
 ``standardize``  every feature to zero mean and unit variance over the
                  samples that have the view (constant features stay 0)
 ``none``         the values as stored, as float32
@@ -46,15 +48,21 @@ class FeatureSet:
             return cls(X=z["X"], mask=z["mask"])
 
 
-def transform_view(x: np.ndarray, mask: np.ndarray, transform: Transform) -> np.ndarray:
+def transform_view(
+    x: np.ndarray, mask: np.ndarray, transform: Transform, factor: float | None = None
+) -> np.ndarray:
     if x.dtype.kind in "US":
         raise DatasetError(
             "a text view cannot be used as raw numbers; give it a text feature "
             "extractor in the config"
         )
     flat = x.reshape(x.shape[0], -1)
+    if factor is not None and transform != "scale":
+        raise DatasetError("'factor' applies to transform: scale only")
     if transform == "scale":
-        out = flat.astype(np.float32) / (255.0 if x.dtype == np.uint8 else 1.0)
+        if factor is None:
+            factor = 1.0 / 255.0 if x.dtype == np.uint8 else 1.0
+        out = flat.astype(np.float32) * np.float32(factor)
     elif transform == "standardize":
         out = flat.astype(np.float64)
         present = out[mask]
@@ -74,7 +82,10 @@ def transform_view(x: np.ndarray, mask: np.ndarray, transform: Transform) -> np.
 
 
 def build_input(
-    ds: MultiViewDataset, views: list[str], transform: Transform = "standardize"
+    ds: MultiViewDataset,
+    views: list[str],
+    transform: Transform = "standardize",
+    factor: float | None = None,
 ) -> FeatureSet:
     missing = [v for v in views if v not in ds.views]
     if missing:
@@ -82,5 +93,5 @@ def build_input(
             f"data set {ds.name!r} has no view(s) {missing}; its views are {sorted(ds.views)}"
         )
     mask = np.logical_and.reduce([ds.masks[v] for v in views])
-    parts = [transform_view(ds.views[v], ds.masks[v], transform) for v in views]
+    parts = [transform_view(ds.views[v], ds.masks[v], transform, factor) for v in views]
     return FeatureSet(X=np.concatenate(parts, axis=1), mask=mask)

@@ -94,14 +94,25 @@ def _fmt(mean: float, std: float, digits: int = 3) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def wide_table(summary: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
-    """Display table: one row per (dataset, input, method), formatted strings."""
+def wide_table(
+    summary: pd.DataFrame, spec: dict[str, Any], dataset_names: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """Display table: one row per (dataset, input, method), formatted strings.
+
+    ``dataset_names`` maps a data set to its display name (for example one that
+    says its captions are synthetic).
+    """
     metrics = spec.get("metrics", ["acc", "nmi", "ari"])
     labels = spec.get("labels", {})
+    dataset_names = dataset_names or {}
     has_paper = summary["paper"].notna().any()
     rows = []
     for (d, i, m), g in summary.groupby(KEYS, sort=False):
-        row: dict[str, Any] = {"Data set": d, "Input": i, "Method": labels.get(m, m)}
+        row: dict[str, Any] = {
+            "Data set": dataset_names.get(d, d),
+            "Input": i,
+            "Method": labels.get(m, m),
+        }
         by = g.set_index("metric")
         for metric in metrics:
             name = METRIC_NAMES.get(metric, metric)
@@ -152,12 +163,28 @@ def to_latex(df: pd.DataFrame, caption: str) -> str:
     return "\n".join(out)
 
 
+def dataset_display_names(meta_files: Sequence[str | os.PathLike[str]]) -> dict[str, str]:
+    """Display names from the data sets' ``meta.json`` (``display_name`` when set)."""
+    names = {}
+    for path in meta_files:
+        with open(path) as fh:
+            meta = json.load(fh)
+        if meta.get("display_name"):
+            names[meta["name"]] = meta["display_name"]
+    return names
+
+
 def write_summary_tables(
-    runs_csv: str, spec: dict[str, Any], out_csv: str, out_md: str, out_tex: str
+    runs_csv: str,
+    spec: dict[str, Any],
+    out_csv: str,
+    out_md: str,
+    out_tex: str,
+    meta_files: Sequence[str | os.PathLike[str]] = (),
 ) -> None:
     runs = pd.read_csv(runs_csv)
     summary = summarise(runs, spec)
-    wide = wide_table(summary, spec)
+    wide = wide_table(summary, spec, dataset_display_names(meta_files))
     caption = spec.get("description", "")
     if spec.get("regenerates"):
         caption += f" Regenerates: {spec['regenerates']}."
