@@ -11,11 +11,11 @@ rule cluster:
         "benchmarks/rules/cluster/{dataset}/{input}/{method}/seed{seed}.tsv"
     conda:
         "../../envs/torch.yaml"
-    threads: config["train_threads"]
+    threads: lambda w: config["train_threads"] if needs_pretraining(w.method) else 1
     resources:
-        mem_mb=config["resources"]["train"]["mem_mb"],
-        runtime=config["resources"]["train"]["runtime"],
-        gpu=config["resources"]["train"]["gpu"],
+        mem_mb=lambda w: job_resource(method_kind(w), "mem_mb"),
+        runtime=lambda w: job_resource(method_kind(w), "runtime"),
+        gpu=lambda w: job_resource(method_kind(w), "gpu"),
     params:
         method=lambda w: to_json(config["methods"][w.method]),
         autoencoder=lambda w, input: (

@@ -118,6 +118,22 @@ def prepare_flags(input):
     return " ".join(flags)
 
 
+def job_resource(kind, name, gpu_ok=True):
+    """Resource ``name`` of a job of ``kind`` ("train" or "light")."""
+    res = config["resources"]
+    if name == "gpu":
+        return res["train"]["gpu"] if kind == "train" and gpu_ok else 0
+    return res[kind][name]
+
+
+def input_kind(wildcards):
+    return "train" if is_extracted(wildcards) else "light"
+
+
+def method_kind(wildcards):
+    return "train" if needs_pretraining(wildcards.method) else "light"
+
+
 def is_extracted(wildcards):
     return bool(config["inputs"][wildcards.dataset][wildcards.input].get("extractor"))
 
