@@ -94,6 +94,50 @@ def _log_counts(name: str, obtained: dict[str, Any], reference: dict[str, Any] |
     )
 
 
+def _image_text_dataset(
+    name: str,
+    raw_dir: Path,
+    *,
+    paths: Sequence[str],
+    text: np.ndarray,
+    text_mask: np.ndarray,
+    labels: np.ndarray,
+    class_names: list[str],
+    provenance: dict[str, Any],
+    reference: dict[str, Any] | None,
+    obtained: dict[str, Any],
+    notes: str,
+    options: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
+    split: np.ndarray | None = None,
+) -> MultiViewDataset:
+    """The image-file + text data set a builder returns, after logging its counts.
+
+    ``meta`` holds, in this order: ``provenance`` (source, url, licence,
+    built_by), ``image_root`` (``raw_dir`` as given), ``options``,
+    ``reference_counts``, ``obtained_counts``, ``details`` and ``notes``.
+    """
+    _log_counts(name, obtained, reference)
+    return MultiViewDataset(
+        name=name,
+        views={"image": _paths_view(paths), "text": text},
+        labels=labels,
+        masks={"text": text_mask},
+        kinds={"image": "image_file", "text": "text"},
+        class_names=class_names,
+        split=split,
+        meta={
+            **provenance,
+            "image_root": str(raw_dir),
+            **(options or {}),
+            "reference_counts": reference,
+            "obtained_counts": obtained,
+            **(details or {}),
+            "notes": notes,
+        },
+    )
+
+
 def _labels_from_names(
     names: Sequence[str], order: Sequence[str] | None = None
 ) -> tuple[np.ndarray, list[str]]:
@@ -251,35 +295,36 @@ def coco(
         name,
     )
     obtained = {"n": len(keys), "k": len(class_names)}
-    _log_counts(name, obtained, reference)
     split_counts = {s: sum(1 for k in keys if k[0] == s) for s in splits}
     words = [len(t.split()) for t in text[text_mask]]
-    return MultiViewDataset(
-        name=name,
-        views={"image": _paths_view(paths), "text": text},
+    return _image_text_dataset(
+        name,
+        raw_dir,
+        paths=paths,
+        text=text,
+        text_mask=text_mask,
         labels=labels,
-        masks={"text": text_mask},
-        kinds={"image": "image_file", "text": "text"},
         class_names=class_names,
-        meta={
+        provenance={
             "source": "MS-COCO (instances + captions annotations, images)",
             "url": "https://cocodataset.org/#download",
             "licence": "annotations CC BY 4.0; images under their Flickr licences",
             "built_by": "mmclust.data.paired.coco",
-            "image_root": str(raw_dir),
+        },
+        options={
             "coco_splits": splits,
             "coco_split_counts": split_counts,
             "categories": "all" if categories == "all" else "list",
             "min_per_class": min_per_class if categories == "all" else None,
-            "reference_counts": reference,
-            "obtained_counts": obtained,
-            "mean_caption_words": float(np.mean(words)) if words else 0.0,
-            "notes": (
-                "Images whose instance annotations name exactly one distinct category; "
-                "all captions of an image joined. The COCO split(s) used by the paper are "
-                f"not stated; this build pools {splits}."
-            ),
         },
+        reference=reference,
+        obtained=obtained,
+        details={"mean_caption_words": float(np.mean(words)) if words else 0.0},
+        notes=(
+            "Images whose instance annotations name exactly one distinct category; "
+            "all captions of an image joined. The COCO split(s) used by the paper are "
+            f"not stated; this build pools {splits}."
+        ),
     )
 
 
@@ -349,26 +394,25 @@ def pascal_sentences(name: str, raw_dir: Path) -> MultiViewDataset:
     text, text_mask = _text_view([" ".join(r[2]) for r in records])
     reference = {"n": 1000, "k": 20, "sentences_per_image": 5}
     obtained = {"n": len(paths), "k": len(classes)}
-    _log_counts(name, obtained, reference)
-    return MultiViewDataset(
-        name=name,
-        views={"image": _paths_view(paths), "text": text},
+    return _image_text_dataset(
+        name,
+        raw_dir,
+        paths=paths,
+        text=text,
+        text_mask=text_mask,
         labels=labels,
-        masks={"text": text_mask},
-        kinds={"image": "image_file", "text": "text"},
         class_names=classes,
-        meta={
+        provenance={
             "source": "UIUC Pascal Sentences (Rashtchian et al. 2010)",
             "url": "http://vision.cs.uiuc.edu/pascal-sentences/",
             "licence": "research use; images from PASCAL VOC 2008 (Flickr licences)",
             "built_by": "mmclust.data.paired.pascal_sentences",
-            "image_root": str(raw_dir),
-            "raw_layout": layout,
-            "reference_counts": reference,
-            "obtained_counts": obtained,
-            "sentences_per_image": dict(sorted(Counter(len(r[2]) for r in records).items())),
-            "notes": "All sentences of an image joined with a space.",
         },
+        options={"raw_layout": layout},
+        reference=reference,
+        obtained=obtained,
+        details={"sentences_per_image": dict(sorted(Counter(len(r[2]) for r in records).items()))},
+        notes="All sentences of an image joined with a space.",
     )
 
 
@@ -565,35 +609,36 @@ def nyu_rgbd(
         log.warning("%s: %d of %d images have no description", name, int((~text_mask).sum()), n)
     reference = {"n": 1449, "k": 13}
     obtained = {"n": n, "k": len(classes)}
-    _log_counts(name, obtained, reference)
-    return MultiViewDataset(
-        name=name,
-        views={"image": _paths_view(paths), "text": text},
+    return _image_text_dataset(
+        name,
+        raw_dir,
+        paths=paths,
+        text=text,
+        text_mask=text_mask,
         labels=labels,
-        masks={"text": text_mask},
-        kinds={"image": "image_file", "text": "text"},
         class_names=classes,
-        meta={
+        provenance={
             "source": "NYU Depth v2 labelled set (Silberman et al. 2012) + descriptions of "
             "Kong et al. (CVPR 2014)",
             "url": "https://cs.nyu.edu/~silberman/datasets/nyu_depth_v2.html",
             "licence": "research use (see the data set pages)",
             "built_by": "mmclust.data.paired.nyu_rgbd",
-            "image_root": str(raw_dir),
-            "reference_counts": reference,
-            "obtained_counts": obtained,
+        },
+        reference=reference,
+        obtained=obtained,
+        details={
             "scene_type_counts": dict(sorted(Counter(scenes).items())),
             "scene_map": mapping,
-            "notes": (
-                "Our choice, not the paper's (it reports 13 classes without the grouping): "
-                + (
-                    "the 12 most frequent NYU scene types + 'other' for the remaining 15."
-                    if scene_map is None
-                    else "scene types grouped by the scene_map given in the config."
-                )
-                + " RGB only; images written once as PNG under image_root."
-            ),
         },
+        notes=(
+            "Our choice, not the paper's (it reports 13 classes without the grouping): "
+            + (
+                "the 12 most frequent NYU scene types + 'other' for the remaining 15."
+                if scene_map is None
+                else "scene types grouped by the scene_map given in the config."
+            )
+            + " RGB only; images written once as PNG under image_root."
+        ),
     )
 
 
@@ -718,25 +763,24 @@ def wikipedia(name: str, raw_dir: Path) -> MultiViewDataset:
         "train": int((split == "train").sum()),
         "test": int((split == "test").sum()),
     }
-    _log_counts(name, obtained, reference)
-    return MultiViewDataset(
-        name=name,
-        views={"image": _paths_view(paths), "text": text},
+    return _image_text_dataset(
+        name,
+        raw_dir,
+        paths=paths,
+        text=text,
+        text_mask=text_mask,
         labels=labels,
-        masks={"text": text_mask},
-        kinds={"image": "image_file", "text": "text"},
         class_names=classes,
         split=split,
-        meta={
+        provenance={
             "source": "Wikipedia cross-modal data set (Rasiwasia et al., ACM MM 2010)",
             "url": "http://www.svcl.ucsd.edu/projects/crossmodal/",
             "licence": "research use; texts from Wikipedia (CC BY-SA)",
             "built_by": "mmclust.data.paired.wikipedia",
-            "image_root": str(raw_dir),
-            "reference_counts": reference,
-            "obtained_counts": obtained,
-            "notes": "Original train/test split kept in 'split'.",
         },
+        reference=reference,
+        obtained=obtained,
+        notes="Original train/test split kept in 'split'.",
     )
 
 
@@ -876,22 +920,23 @@ def nus_wide_10k(
     text, text_mask = _text_view([" ".join(tags[i]) for i in idx])
     reference = {"n": 10000, "k": 10, "per_class": 1000}
     obtained = {"n": int(idx.size), "k": len(classes)}
-    _log_counts(name, obtained, reference)
-    return MultiViewDataset(
-        name=name,
-        views={"image": _paths_view(sel_paths), "text": text},
+    return _image_text_dataset(
+        name,
+        raw_dir,
+        paths=sel_paths,
+        text=text,
+        text_mask=text_mask,
         labels=labels,
-        masks={"text": text_mask},
-        kinds={"image": "image_file", "text": "text"},
         class_names=classes,
-        meta={
+        provenance={
             "source": "NUS-WIDE (Chua et al. 2009), NUS-WIDE-10K selection (Feng et al. 2014)",
             "url": "https://lms.comp.nus.edu.sg/wp-content/uploads/2019/research/nuswide/NUS-WIDE.html",
             "licence": "research use; images under their Flickr licences",
             "built_by": "mmclust.data.paired.nus_wide_10k",
-            "image_root": str(raw_dir),
-            "reference_counts": reference,
-            "obtained_counts": obtained,
+        },
+        reference=reference,
+        obtained=obtained,
+        details={
             "selection": {
                 "concepts": classes,
                 "auto_selected": concepts is None,
@@ -901,12 +946,12 @@ def nus_wide_10k(
                 "usable_per_class": available,
                 "missing_images_skipped": missing_images,
             },
-            "notes": (
-                "Our selection rule (not published): images with exactly one positive concept "
-                f"({exclusive_among}), at least one of the 1000 tags; {per_class} per class drawn "
-                f"with seed {seed}. Text = tags joined."
-            ),
         },
+        notes=(
+            "Our selection rule (not published): images with exactly one positive concept "
+            f"({exclusive_among}), at least one of the 1000 tags; {per_class} per class drawn "
+            f"with seed {seed}. Text = tags joined."
+        ),
     )
 
 
@@ -1025,23 +1070,22 @@ def captioned_folder(name: str, raw_dir: Path, captions: str = "captions.tsv") -
     labels, classes = _labels_from_names(names, order)
     text, text_mask = _text_view(texts)
     obtained = {"n": len(paths), "k": len(classes), "captions": int(text_mask.sum())}
-    _log_counts(name, obtained, None)
-    return MultiViewDataset(
-        name=name,
-        views={"image": _paths_view(paths), "text": text},
+    return _image_text_dataset(
+        name,
+        raw_dir,
+        paths=paths,
+        text=text,
+        text_mask=text_mask,
         labels=labels,
-        masks={"text": text_mask},
-        kinds={"image": "image_file", "text": "text"},
         class_names=classes,
-        meta={
+        provenance={
             "source": f"user-provided folder ({captions})",
             "licence": "as provided by the user",
             "built_by": "mmclust.data.paired.captioned_folder",
-            "image_root": str(raw_dir),
-            "reference_counts": None,
-            "obtained_counts": obtained,
-            "notes": "Bring-your-own captioned images; empty captions are missing (mask False).",
         },
+        reference=None,
+        obtained=obtained,
+        notes="Bring-your-own captioned images; empty captions are missing (mask False).",
     )
 
 

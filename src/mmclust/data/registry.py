@@ -218,13 +218,7 @@ def parse_source(name: str, entry: Any, where: str = "registry") -> SourceSpec:
         raise RegistryError(
             f"{ctx}: a source name must be lower case letters, digits, '.', '_' or '-'"
         )
-    if not isinstance(entry, dict):
-        raise RegistryError(f"{ctx}: the entry must be a mapping")
-    unknown = set(entry) - _SOURCE_KEYS
-    if unknown:
-        raise RegistryError(
-            f"{ctx}: unknown fields {sorted(unknown)}; allowed: {sorted(_SOURCE_KEYS)}"
-        )
+    _check_mapping(entry, _SOURCE_KEYS, ctx, "the entry must be a mapping")
     title = _text(entry.get("title"), f"{ctx}: title", required=True)
 
     files_raw = entry.get("files") or []
@@ -269,13 +263,7 @@ def parse_source(name: str, entry: Any, where: str = "registry") -> SourceSpec:
 
 
 def _parse_file(raw: Any, ctx: str) -> FileSpec:
-    if not isinstance(raw, dict):
-        raise RegistryError(f"{ctx}: each file must be a mapping")
-    unknown = set(raw) - _FILE_KEYS
-    if unknown:
-        raise RegistryError(
-            f"{ctx}: unknown fields {sorted(unknown)}; allowed: {sorted(_FILE_KEYS)}"
-        )
+    _check_mapping(raw, _FILE_KEYS, ctx, "each file must be a mapping")
     name = _rel_path(raw.get("name"), f"{ctx}: name", single=True)
     urls = raw.get("urls")
     if isinstance(urls, str):
@@ -303,13 +291,7 @@ def _parse_file(raw: Any, ctx: str) -> FileSpec:
 
 
 def _parse_manual(raw: Any, ctx: str) -> ManualSpec:
-    if not isinstance(raw, dict):
-        raise RegistryError(f"{ctx}: must be a mapping with 'instructions' and 'expect'")
-    unknown = set(raw) - _MANUAL_KEYS
-    if unknown:
-        raise RegistryError(
-            f"{ctx}: unknown fields {sorted(unknown)}; allowed: {sorted(_MANUAL_KEYS)}"
-        )
+    _check_mapping(raw, _MANUAL_KEYS, ctx, "must be a mapping with 'instructions' and 'expect'")
     instructions = _text(raw.get("instructions"), f"{ctx}: instructions", required=True)
     expect_raw = raw.get("expect")
     if not isinstance(expect_raw, list) or not expect_raw:
@@ -319,13 +301,7 @@ def _parse_manual(raw: Any, ctx: str) -> ManualSpec:
         ictx = f"{ctx}: expect[{i}]"
         if isinstance(item, str):
             item = {"path": item}
-        if not isinstance(item, dict):
-            raise RegistryError(f"{ictx}: must be a file name or a mapping")
-        unknown = set(item) - _EXPECT_KEYS
-        if unknown:
-            raise RegistryError(
-                f"{ictx}: unknown fields {sorted(unknown)}; allowed: {sorted(_EXPECT_KEYS)}"
-            )
+        _check_mapping(item, _EXPECT_KEYS, ictx, "must be a file name or a mapping")
         has_path, has_glob = item.get("path") is not None, item.get("glob") is not None
         if has_path == has_glob:
             raise RegistryError(f"{ictx}: give exactly one of 'path' and 'glob'")
@@ -345,6 +321,15 @@ def _parse_manual(raw: Any, ctx: str) -> ManualSpec:
             )
         )
     return ManualSpec(instructions=instructions.strip(), expect=tuple(expect))
+
+
+def _check_mapping(raw: Any, allowed: set[str], ctx: str, not_a_mapping: str) -> None:
+    """RegistryError unless ``raw`` is a mapping whose fields are all in ``allowed``."""
+    if not isinstance(raw, dict):
+        raise RegistryError(f"{ctx}: {not_a_mapping}")
+    unknown = set(raw) - allowed
+    if unknown:
+        raise RegistryError(f"{ctx}: unknown fields {sorted(unknown)}; allowed: {sorted(allowed)}")
 
 
 def _text(value: Any, ctx: str, required: bool = False) -> str:
