@@ -13,7 +13,7 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
 from mmclust.data.dataset import DatasetError
 from mmclust.features.reduce import pca_reduce
-from mmclust.features.text import bow_features, doc2vec_features, sentence_features
+from mmclust.features.text import bow_features, doc2vec_features, sentence_features, tokenize
 
 CAPTIONS = np.array(
     [
@@ -81,13 +81,21 @@ def test_doc2vec_errors():
         doc2vec_features(CAPTIONS, MASK[:3])
 
 
+# the extractors' tokeniser: numerals and one-letter words are kept
+PROJECT_TOKENS = {"tokenizer": tokenize, "token_pattern": None, "lowercase": False}
+
+
+def test_tokenizer_keeps_numerals_and_short_words():
+    assert tokenize("The digit 7, a Café!") == ["the", "digit", "7", "a", "cafe"]
+
+
 @pytest.mark.parametrize(("binary", "tfidf"), [(False, False), (True, False), (False, True)])
 def test_bow_is_fitted_on_the_fitting_rows_only(binary, tfidf):
     fit = np.zeros(len(CAPTIONS), dtype=bool)
     fit[:6] = True  # the "training split": no airplane captions among them
     X = bow_features(CAPTIONS, MASK, vocab_size=8, binary=binary, tfidf=tfidf, fit_mask=fit)
     cls = TfidfVectorizer if tfidf else CountVectorizer
-    ref = cls(max_features=8, binary=binary).fit(CAPTIONS[fit & MASK])
+    ref = cls(max_features=8, binary=binary, **PROJECT_TOKENS).fit(CAPTIONS[fit & MASK])
     assert "airplane" not in ref.vocabulary_
     assert X.shape == (10, len(ref.vocabulary_)) and X.dtype == np.float32
     np.testing.assert_allclose(X[MASK], ref.transform(CAPTIONS[MASK]).toarray(), rtol=1e-6)
@@ -104,7 +112,7 @@ def test_bow_pca_is_fitted_on_the_fitting_rows_only(lee):
     docs, mask = lee
     fit = np.arange(len(docs)) < 80
     X = bow_features(docs, mask, vocab_size=300, pca_dim=10, fit_mask=fit)
-    tf = TfidfVectorizer(max_features=300).fit(docs[fit & mask])
+    tf = TfidfVectorizer(max_features=300, **PROJECT_TOKENS).fit(docs[fit & mask])
     dense = tf.transform(docs[mask]).toarray()
     pca = PCA(n_components=10).fit(dense[fit[mask]])
     ref = pca.transform(dense)

