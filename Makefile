@@ -44,8 +44,10 @@ format: setup
 	snakefmt Snakefile workflow
 
 bench: setup
-	$(BIN)/python -m pip install --quiet '.[bench]' --no-deps
-	python benchmarks/bench_dec_vs_clustpy.py
+	# ClustPy declares torch/torchvision: install it without letting pip touch them
+	$(BIN)/python -m pip install --quiet --no-deps clustpy
+	python benchmarks/bench_dec_vs_clustpy.py --threads 2 --repeats 2 --epochs 14 --method diff
+	python benchmarks/bench_image_features.py
 
 clean:
 	rm -rf results resources logs benchmarks/rules .snakemake
