@@ -64,6 +64,17 @@ def _check(texts: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return texts, mask
 
 
+def _fitting_rows(fit_mask: np.ndarray | None, mask: np.ndarray) -> np.ndarray:
+    """Present captions among the rows to fit on (all present ones when None)."""
+    fit = rows_mask(fit_mask, len(mask)) & mask
+    if not fit.any():
+        raise DatasetError(
+            "no present caption is among the fitting rows (fit_mask): check the data set's "
+            "split and the caption mask"
+        )
+    return fit
+
+
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
@@ -118,9 +129,7 @@ def doc2vec_features(
     if workers != 1:
         log.warning("Doc2Vec with %d workers is not bit-reproducible; use workers=1", workers)
     present = np.flatnonzero(mask)
-    rows = present if fit_mask is None else np.flatnonzero(rows_mask(fit_mask, len(mask)) & mask)
-    if rows.size == 0:
-        raise DatasetError("no present caption is among the fitting rows (fit_mask)")
+    rows = np.flatnonzero(_fitting_rows(fit_mask, mask))
     corpus = [TaggedDocument(tokenize(texts[i]), [j]) for j, i in enumerate(rows)]
     model = Doc2Vec(
         vector_size=vector_size,
@@ -189,12 +198,7 @@ def bow_features(
     """
     texts, mask = _check(texts, mask)
     n = texts.shape[0]
-    fit = rows_mask(fit_mask, n) & mask
-    if not fit.any():
-        raise DatasetError(
-            "no present caption is among the fitting rows (fit_mask): check the data set's "
-            "split and the caption mask"
-        )
+    fit = _fitting_rows(fit_mask, mask)
     cls = TfidfVectorizer if tfidf else CountVectorizer
     vectorizer = cls(
         max_features=vocab_size,
