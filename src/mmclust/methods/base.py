@@ -1,0 +1,70 @@
+"""The two estimator contracts the workflow's ``cluster`` step relies on.
+
+Single-input estimators (k-means, DEC, IDEC, JULE, the JULE baselines, ...)
+follow scikit-learn: ``fit(X)`` on one float32 matrix (n, d), then
+``labels_`` (n,) and ``embedding_`` (n, d') are set; ``predict(X)`` assigns
+new rows where the method can.
+
+Multi-view estimators (JECL, DM2C, the multi-view baselines) subclass
+:class:`MultiViewMixin` and take the views as a list:
+
+``fit(views, y=None, masks=None)``
+    ``views`` is a list of float32 matrices, one per view, all with the same
+    number of rows n; ``masks`` is a list of bool vectors (n,) saying which
+    samples have each view (None: every sample has every view).  A row whose
+    mask is False carries no information (its values are zeros and must never
+    be read as data).  Every sample has at least one view.
+``labels_`` (n,), ``embedding_`` (n, d') as above.
+``predict(views, masks=None)`` where the method can assign new samples.
+
+``y`` is accepted for scikit-learn compatibility and never read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+class MultiViewMixin:
+    """Marks an estimator whose ``fit`` takes a list of views and their masks."""
+
+    multiview = True
+
+
+def check_views(
+    views: Sequence[np.ndarray],
+    masks: Sequence[np.ndarray] | None = None,
+    n_views: int | None = None,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Validate a list of views and masks; return float32 views and bool masks.
+
+    Raises ``ValueError`` naming the problem when the views disagree in their
+    number of rows, a mask has the wrong shape, or a sample has no view.
+    """
+    if isinstance(views, np.ndarray):
+        raise ValueError("a multi-view estimator takes a list of views, not one matrix")
+    views = [np.ascontiguousarray(v, dtype=np.float32) for v in views]
+    if not views:
+        raise ValueError("no views given")
+    if n_views is not None and len(views) != n_views:
+        raise ValueError(f"this method takes exactly {n_views} views, got {len(views)}")
+    n = views[0].shape[0]
+    for i, v in enumerate(views):
+        if v.ndim != 2:
+            raise ValueError(f"view {i} must be a 2-d matrix (n, d), got shape {v.shape}")
+        if v.shape[0] != n:
+            raise ValueError(f"view {i} has {v.shape[0]} rows, view 0 has {n}")
+    if masks is None:
+        masks = [np.ones(n, dtype=bool) for _ in views]
+    else:
+        masks = [np.asarray(m, dtype=bool) for m in masks]
+        if len(masks) != len(views):
+            raise ValueError(f"{len(masks)} masks for {len(views)} views")
+        for i, m in enumerate(masks):
+            if m.shape != (n,):
+                raise ValueError(f"mask {i} has shape {m.shape}, expected ({n},)")
+    if not np.logical_or.reduce(masks).all():
+        raise ValueError("some samples have no view at all; drop them before clustering")
+    return views, list(masks)
