@@ -32,6 +32,7 @@ localrules:
     aggregate_runs,
     summary_table,
     tsne_figure,
+    sweep_figure,
 
 
 rule all:

@@ -42,7 +42,13 @@ def cmd_prepare(a: argparse.Namespace) -> None:
     from mmclust.data import MultiViewDataset, build
 
     spec = a.spec
-    if "mixed_from" in spec:
+    if "derived_from" in spec:
+        from mmclust.data.derive import derive_dataset
+
+        if not a.base:
+            raise SystemExit("a derived data set needs --base (its base data set folder)")
+        ds = derive_dataset(MultiViewDataset.load(a.base), spec, a.name)
+    elif "mixed_from" in spec:
         from mmclust.data.mixed import make_mixed_modal
 
         if not a.base:
@@ -76,10 +82,35 @@ def cmd_download(a: argparse.Namespace) -> None:
 
 def cmd_features(a: argparse.Namespace) -> None:
     from mmclust.data import MultiViewDataset
-    from mmclust.features import build_input
+    from mmclust.features import FeatureSet, build_input
 
-    ds = MultiViewDataset.load(a.dataset)
     spec = a.spec
+    if spec.get("combine"):
+        from mmclust.features.combine import combine_inputs
+
+        if not a.parts or len(a.parts) != len(spec["combine"]):
+            raise SystemExit(f"a composite input needs --parts: one file per {spec['combine']}")
+        fs = combine_inputs(
+            [FeatureSet.load(p) for p in a.parts],
+            spec["combine"],
+            mode=spec.get("mode", "concat"),
+            transform=spec.get("transform", "none"),
+        )
+        fs.save(a.out)
+        log.info("composite input %s: X %s, %d present", a.out, fs.X.shape, int(fs.mask.sum()))
+        return
+    if a.derive is not None:
+        from mmclust.features.combine import derive_input
+
+        if not (a.base_features and a.base):
+            raise SystemExit("an input of a derived data set needs --base-features and --base")
+        fs = derive_input(
+            FeatureSet.load(a.base_features), MultiViewDataset.load(a.base), a.derive, spec["views"]
+        )
+        fs.save(a.out)
+        log.info("derived input %s: X %s, %d present", a.out, fs.X.shape, int(fs.mask.sum()))
+        return
+    ds = MultiViewDataset.load(a.dataset)
     if spec.get("extractor"):
         from mmclust.features.extract import build_extracted_input
 
@@ -125,19 +156,38 @@ def cmd_cluster(a: argparse.Namespace) -> None:
     cls = ESTIMATORS[name]
     n_clusters = a.n_clusters or int(read_json(a.meta)["k"])
     kwargs: dict[str, Any] = {"n_clusters": n_clusters, "random_state": a.seed}
+    multiview = bool(getattr(cls, "multiview", False))
     if name in PRETRAINED:
         if not a.autoencoder:
             raise SystemExit(f"method {name!r} needs --autoencoder (a pretrained model)")
-        kwargs["autoencoder"] = DenoisingAutoencoder.load(a.autoencoder, device=a.device)
+        aes = [DenoisingAutoencoder.load(p, device=a.device) for p in a.autoencoder]
+        if multiview:
+            kwargs["autoencoders"] = aes
+        elif len(aes) != 1:
+            raise SystemExit(f"method {name!r} takes one --autoencoder, got {len(aes)}")
+        else:
+            kwargs["autoencoder"] = aes[0]
+    if "device" in cls().get_params():
         kwargs["device"] = a.device
     fs = FeatureSet.load(a.features)
-    if not fs.mask.all():
-        raise SystemExit(
-            f"{a.features}: {int((~fs.mask).sum())} samples lack a view of this input; "
-            f"{name!r} needs complete data"
-        )
     t0 = time.perf_counter()
-    model = cls(**params, **kwargs).fit(fs.X)
+    if multiview:
+        if not fs.parts:
+            raise SystemExit(
+                f"method {name!r} is multi-view: give it a composite input "
+                "(inputs.<data set>.<name>: {combine: [image input, text input]})"
+            )
+        model = cls(**params, **kwargs).fit(
+            list(fs.parts.values()), masks=list(fs.part_masks.values())
+        )
+    else:
+        if not fs.mask.all():
+            raise SystemExit(
+                f"{a.features}: {int((~fs.mask).sum())} samples lack a view of this input; "
+                f"{name!r} needs complete data (use a multi-view method, or an input "
+                "whose views every sample has)"
+            )
+        model = cls(**params, **kwargs).fit(fs.X)
     seconds = time.perf_counter() - t0
     out = Path(a.out)
     save_npy(out / "embedding.npy", np.asarray(model.embedding_, dtype=np.float32))
@@ -209,6 +259,12 @@ def cmd_tsne(a: argparse.Namespace) -> None:
     )
 
 
+def cmd_sweep(a: argparse.Namespace) -> None:
+    from mmclust.report.sweeps import sweep_figure
+
+    sweep_figure(a.runs, a.spec, a.out, a.csv)
+
+
 # -- parser -------------------------------------------------------------------------
 
 
@@ -228,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--name", required=True)
     s.add_argument("--spec", type=_json, required=True, help="the data set's config entry")
     s.add_argument("--raw-dir", help="folder of the downloaded raw files")
-    s.add_argument("--base", help="prepared paired data set (for mixed-modal data sets)")
+    s.add_argument("--base", help="base data set folder (mixed-modal and derived data sets)")
     s.add_argument("--out", required=True, help="output folder")
 
     s = add("download", cmd_download, "download, verify and unpack a data source's raw files")
@@ -237,8 +293,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--allow-unverified", action="store_true")
 
     s = add("features", cmd_features, "build one clustering input from a data set's views")
-    s.add_argument("--dataset", required=True, help="prepared data-set folder")
+    s.add_argument("--dataset", help="prepared data-set folder")
     s.add_argument("--spec", type=_json, required=True, help="the input's config entry")
+    s.add_argument("--parts", nargs="+", help="a composite input's part files, in order")
+    s.add_argument(
+        "--derive", type=_json, help="a derived data set's config entry: restrict --base-features"
+    )
+    s.add_argument("--base-features", help="the base data set's input of the same name")
+    s.add_argument("--base", help="the base data set's folder")
     s.add_argument("--out", required=True)
     s.add_argument("--device", default="auto")
     s.add_argument("--threads", type=int, default=1)
@@ -258,7 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--meta", required=True, help="the data set's meta.json (for k)")
     s.add_argument("--n-clusters", type=int, help="override the number of clusters k")
     s.add_argument("--seed", type=int, required=True)
-    s.add_argument("--autoencoder", help="pretrained autoencoder for deep methods")
+    s.add_argument(
+        "--autoencoder", nargs="+", help="pretrained autoencoder(s) for deep methods, one per view"
+    )
     s.add_argument("--out", required=True, help="run folder")
     s.add_argument("--device", default="auto")
     s.add_argument("--threads", type=int, default=1)
@@ -289,6 +353,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--title", required=True)
     s.add_argument("--params", type=_json, required=True)
     s.add_argument("--out", required=True)
+
+    s = add("sweep", cmd_sweep, "figure of a sweep experiment: metrics against the swept value")
+    s.add_argument("--runs", required=True, help="the experiment's runs table")
+    s.add_argument("--spec", type=_json, required=True, help="the experiment's config entry")
+    s.add_argument("--out", required=True, help="PNG file")
+    s.add_argument("--csv", help="also write the plotted means and stds here")
     return p
 
 

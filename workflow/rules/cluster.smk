@@ -19,7 +19,7 @@ rule cluster:
     params:
         method=lambda w: to_json(config["methods"][w.method]),
         autoencoder=lambda w, input: (
-            f"--autoencoder {input.autoencoder}"
+            "--autoencoder " + " ".join(input.autoencoder)
             if "autoencoder" in input.keys()
             else ""
         ),

@@ -1,5 +1,6 @@
 import json
 import os
+import shlex
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -13,18 +14,22 @@ if SRC_DIR not in _pythonpath:
     os.environ.update(PYTHONPATH=os.pathsep.join([SRC_DIR, *_pythonpath]))
 
 NAME = "[A-Za-z0-9][A-Za-z0-9-]*"
+# sweep points get generated names: <base>.<what>-<value>
+SWEPT_NAME = "[A-Za-z0-9][A-Za-z0-9.-]*"
 
 
 wildcard_constraints:
-    dataset=NAME,
+    dataset=SWEPT_NAME,
     raw=NAME,
     input=NAME,
-    method=NAME,
+    method=SWEPT_NAME,
     experiment=NAME,
     seed=r"\d+",
 
 
-PRETRAINED_ESTIMATORS = {"dec", "idec"}
+PRETRAINED_ESTIMATORS = {"dec", "idec", "jecl"}
+# estimators whose fit takes the parts of a composite input (one per view)
+MULTIVIEW_ESTIMATORS = {"jecl"}
 
 
 class ConfigError(ValueError):
@@ -46,6 +51,17 @@ def check_config():
         base = spec.get("mixed_from")
         if base is not None and base not in datasets:
             raise ConfigError(f"datasets.{ds}.mixed_from: no data set {base!r}")
+    for ds, specs in inputs.items():
+        for name, spec in specs.items():
+            for part in spec.get("combine", []):
+                if part not in specs:
+                    raise ConfigError(
+                        f"inputs.{ds}.{name}.combine: data set {ds!r} has no input {part!r}"
+                    )
+                if "combine" in specs[part]:
+                    raise ConfigError(
+                        f"inputs.{ds}.{name}.combine: {part!r} is itself composite"
+                    )
     for ds in config["pretrain"]["overrides"]:
         if ds not in datasets:
             raise ConfigError(
@@ -68,6 +84,11 @@ def check_config():
                     raise ConfigError(
                         f"{where}.runs[{i}].methods: unknown method {m!r}"
                     )
+                if is_multiview(m) and "combine" not in inputs[ds][inp]:
+                    raise ConfigError(
+                        f"{where}.runs[{i}]: method {m!r} is multi-view and needs a "
+                        f"composite input (inputs.{ds}.{inp} has no 'combine')"
+                    )
                 planned.add((ds, inp, m))
         for i, fig in enumerate(exp["tsne"]):
             key = (fig["dataset"], fig["input"], fig["method"])
@@ -81,12 +102,140 @@ def check_config():
                 )
 
 
+def _value_tag(value):
+    return format(value, "g")
+
+
+def expand_sweeps():
+    """Turn every sweep experiment into ordinary runs, one per point.
+
+    A point of ``missing_rate`` or ``per_class`` is a derived data set named
+    ``<data set>.missing-<view>-<value>`` or ``<data set>.per-class-<value>``;
+    a point of a method parameter is a method named
+    ``<method>.<parameter>-<value>`` with that one setting changed.  The
+    experiment's ``points`` list maps each run back to its series and x value
+    (read by the sweep figure).
+    """
+    for name, exp in config["experiments"].items():
+        sweep = exp.get("sweep")
+        if not sweep:
+            continue
+        param = sweep["parameter"]
+        where = f"experiments.{name}.sweep"
+        runs, points = [], []
+        inputs_per_method = {}
+        for run in exp["runs"]:
+            for m in run["methods"]:
+                inputs_per_method.setdefault(m, set()).add(run["input"])
+        for i, run in enumerate(exp["runs"]):
+            base = run["dataset"]
+            if base not in config["datasets"]:
+                raise ConfigError(
+                    f"experiments.{name}.runs[{i}].dataset: unknown data set {base!r}"
+                )
+            for value in sweep["values"]:
+                dataset, methods = base, list(run["methods"])
+                if param == "missing_rate":
+                    dataset = f"{base}.missing-{sweep['view']}-{_value_tag(value)}"
+                    spec = {"derived_from": base, "seed": sweep["seed"]}
+                    spec["missing"] = {"view": sweep["view"], "rate": float(value)}
+                    config["datasets"][dataset] = spec
+                elif param == "per_class":
+                    if value != int(value) or value < 1:
+                        raise ConfigError(
+                            f"{where}.values: per_class takes whole numbers >= 1"
+                        )
+                    dataset = f"{base}.per-class-{int(value)}"
+                    spec = {"derived_from": base, "seed": sweep["seed"]}
+                    spec["per_class"] = int(value)
+                    config["datasets"][dataset] = spec
+                else:
+                    methods = []
+                    for m in run["methods"]:
+                        if m not in config["methods"]:
+                            raise ConfigError(
+                                f"experiments.{name}.runs[{i}].methods: unknown method {m!r}"
+                            )
+                        swept = dict(config["methods"][m])
+                        swept[param] = value
+                        check_method(
+                            swept, f"{where} ({param} = {value} of method {m!r})"
+                        )
+                        methods.append(f"{m}.{param}-{_value_tag(value)}")
+                        config["methods"][methods[-1]] = swept
+                        label = exp["labels"].get(m, m)
+                        exp["labels"][methods[-1]] = f"{label} ({param} = {value:g})"
+                runs.append(
+                    {"dataset": dataset, "input": run["input"], "methods": methods}
+                )
+                for m0, m in zip(run["methods"], methods):
+                    label = exp["labels"].get(m0, m0)
+                    if len(inputs_per_method[m0]) > 1:
+                        label += f" [{run['input']}]"
+                    points.append(
+                        {
+                            "dataset": dataset,
+                            "input": run["input"],
+                            "method": m,
+                            "series": label,
+                            "x": value,
+                        }
+                    )
+        exp["runs"] = runs
+        exp["points"] = points
+
+
+def check_method(spec, where):
+    """Validate one (generated) method entry against the config schema."""
+    run = {"dataset": "d", "input": "i", "methods": ["sweep-point"]}
+    probe = {
+        "datasets": {},
+        "inputs": {},
+        "methods": {"sweep-point": spec},
+        "experiments": {"probe": {"seeds": [0], "runs": [run]}},
+    }
+    try:
+        validate(probe, "../schemas/config.schema.yaml", set_default=False)
+    except Exception as err:
+        raise ConfigError(f"{where}: {err}".split("\n")[0]) from None
+
+
+def inherit_inputs():
+    """A derived data set has the inputs of the data set it derives from."""
+    for ds, spec in config["datasets"].items():
+        base = spec.get("derived_from")
+        if base is None:
+            continue
+        if base not in config["datasets"]:
+            raise ConfigError(f"datasets.{ds}.derived_from: no data set {base!r}")
+        if ds in config["inputs"] and config["inputs"][ds] is not config["inputs"].get(
+            base
+        ):
+            raise ConfigError(
+                f"inputs.{ds}: a derived data set uses the inputs of {base!r}; remove this entry"
+            )
+        config["inputs"][ds] = config["inputs"].get(base, {})
+
+
+def root_dataset(dataset):
+    """The data set a chain of derived_from ends in."""
+    while "derived_from" in config["datasets"][dataset]:
+        dataset = config["datasets"][dataset]["derived_from"]
+    return dataset
+
+
 def merged_pretrain_settings():
-    """Per data set: pretrain.default merged with its override, validated."""
+    """Per data set: pretrain.default merged with its override, validated.
+
+    A derived data set takes the override of the data set it derives from
+    unless it has its own.
+    """
     out = {}
+    overrides = config["pretrain"]["overrides"]
     for ds in config["datasets"]:
         merged = dict(config["pretrain"]["default"])
-        merged.update(config["pretrain"]["overrides"].get(ds, {}))
+        key = ds if ds in overrides else root_dataset(ds)
+        merged.update(overrides.get(key, {}))
         try:
             validate(merged, "../schemas/autoencoder.schema.yaml")
         except Exception as err:
@@ -102,8 +251,9 @@ def pretrain_settings(dataset):
 def prepare_inputs(wildcards):
     """A data set's raw files (download marker) or, when derived, its base data set."""
     spec = config["datasets"][wildcards.dataset]
-    if "mixed_from" in spec:
-        return {"base": f"{dataset_dir(spec['mixed_from'])}/data.npz"}
+    base = spec.get("mixed_from") or spec.get("derived_from")
+    if base is not None:
+        return {"base": f"{dataset_dir(base)}/data.npz"}
     if spec.get("raw"):
         return {"raw": f"resources/raw/{spec['raw']}/.complete"}
     return {}
@@ -134,13 +284,83 @@ def method_kind(wildcards):
     return "train" if needs_pretraining(wildcards.method) else "light"
 
 
+def is_derived(dataset):
+    return "derived_from" in config["datasets"][dataset]
+
+
 def is_extracted(wildcards):
+    if is_derived(wildcards.dataset):
+        return False  # restricted from the base data set's features
     return bool(config["inputs"][wildcards.dataset][wildcards.input].get("extractor"))
 
 
 def is_image_extracted(wildcards):
     spec = config["inputs"][wildcards.dataset][wildcards.input]
-    return spec.get("extractor") in ("resnet50", "vgg16", "efficientnet_lite0")
+    image = spec.get("extractor") in ("resnet50", "vgg16", "efficientnet_lite0")
+    return image and not is_derived(wildcards.dataset)
+
+
+def features_path(dataset, input):
+    return f"resources/features/{dataset}/{input}.npz"
+
+
+def input_views(dataset, input):
+    """The data-set views an input is made of (the union over a composite's parts)."""
+    spec = config["inputs"][dataset][input]
+    if "combine" in spec:
+        return sorted(
+            {v for part in spec["combine"] for v in input_views(dataset, part)}
+        )
+    return list(spec["views"])
+
+
+def feature_inputs(wildcards):
+    """A composite's parts, a derived data set's base input, or the data set itself."""
+    ds, name = wildcards.dataset, wildcards.input
+    spec = config["inputs"][ds][name]
+    if "combine" in spec:
+        return {"parts": [features_path(ds, p) for p in spec["combine"]]}
+    if is_derived(ds):
+        base = config["datasets"][ds]["derived_from"]
+        return {
+            "base_features": features_path(base, name),
+            "base": f"{dataset_dir(base)}/data.npz",
+        }
+    return {
+        "data": f"{dataset_dir(ds)}/data.npz",
+        "meta": f"{dataset_dir(ds)}/meta.json",
+    }
+
+
+def feature_flags(wildcards, input):
+    ds = wildcards.dataset
+    if "parts" in input.keys():
+        return "--parts " + " ".join(input.parts)
+    if "base_features" in input.keys():
+        derive = shlex.quote(to_json(config["datasets"][ds]))
+        return (
+            f"--derive {derive} --base-features {input.base_features}"
+            f" --base {os.path.dirname(input.base)}"
+        )
+    return f"--dataset {dataset_dir(ds)}"
+
+
+def pretrain_path(dataset, input, seed):
+    """The pretrained autoencoder of an input.
+
+    A data set derived only by removing a view that this input does not use
+    has exactly the base data set's features for it: the base's pretraining
+    is reused instead of repeated.
+    """
+    spec = config["datasets"][dataset]
+    while (
+        "derived_from" in spec
+        and "per_class" not in spec
+        and spec.get("missing", {}).get("view") not in input_views(dataset, input)
+    ):
+        dataset = spec["derived_from"]
+        spec = config["datasets"][dataset]
+    return f"results/pretrain/{dataset}/{input}/seed{seed}/autoencoder.pt"
 
 
 def dataset_dir(dataset):
@@ -155,17 +375,22 @@ def needs_pretraining(method):
     return config["methods"][method]["estimator"] in PRETRAINED_ESTIMATORS
 
 
+def is_multiview(method):
+    return config["methods"][method]["estimator"] in MULTIVIEW_ESTIMATORS
+
+
 def cluster_inputs(wildcards):
+    ds, name, seed = wildcards.dataset, wildcards.input, wildcards.seed
     out = {
-        "features": f"resources/features/{wildcards.dataset}/{wildcards.input}.npz",
-        "meta": f"{dataset_dir(wildcards.dataset)}/meta.json",
+        "features": features_path(ds, name),
+        "meta": f"{dataset_dir(ds)}/meta.json",
     }
     if needs_pretraining(wildcards.method):
-        out["autoencoder"] = (
-            "results/pretrain/{dataset}/{input}/seed{seed}/autoencoder.pt".format(
-                **wildcards
-            )
-        )
+        if is_multiview(wildcards.method):
+            parts = config["inputs"][ds][name]["combine"]
+            out["autoencoder"] = [pretrain_path(ds, p, seed) for p in parts]
+        else:
+            out["autoencoder"] = [pretrain_path(ds, name, seed)]
     return out
 
 
@@ -201,6 +426,12 @@ def table_spec(experiment):
     return to_json(exp)
 
 
+def sweep_spec(experiment):
+    exp = config["experiments"][experiment]
+    keys = ("description", "metrics", "sweep", "points", "labels")
+    return to_json({k: exp[k] for k in keys if k in exp})
+
+
 def tsne_targets(experiment):
     exp = config["experiments"][experiment]
     return [
@@ -231,15 +462,20 @@ def figure_category(wildcards):
 def all_targets():
     """Every experiment's tables and figures, and every configured input."""
     out = [
-        f"resources/features/{ds}/{name}.npz"
+        features_path(ds, name)
         for ds, inputs in config["inputs"].items()
+        if not is_derived(ds)
         for name in inputs
     ]
     for name in config["experiments"]:
         out += [f"results/tables/{name}.{ext}" for ext in ("csv", "md", "tex")]
         out += tsne_targets(name)
+        if config["experiments"][name].get("sweep"):
+            out += [f"results/figures/{name}.png", f"results/tables/{name}_sweep.csv"]
     return out
 
 
+expand_sweeps()
+inherit_inputs()
 check_config()
 PRETRAIN_SETTINGS = merged_pretrain_settings()

@@ -1,7 +1,6 @@
 rule build_input:
     input:
-        data="resources/datasets/{dataset}/data.npz",
-        meta="resources/datasets/{dataset}/meta.json",
+        unpack(feature_inputs),
     output:
         "resources/features/{dataset}/{input}.npz",
     log:
@@ -23,9 +22,9 @@ rule build_input:
         ),
     params:
         spec=lambda w: to_json(config["inputs"][w.dataset][w.input]),
-        folder=lambda w: dataset_dir(w.dataset),
+        source=lambda w, input: feature_flags(w, input),
         device=config["device"],
     shell:
-        "PYTHONHASHSEED=0 python -m mmclust features --dataset {params.folder}"
+        "PYTHONHASHSEED=0 python -m mmclust features {params.source}"
         " --spec {params.spec:q} --device {params.device} --threads {threads}"
         " --out {output} 2> {log}"

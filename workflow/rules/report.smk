@@ -72,3 +72,28 @@ rule tsne_figure:
         "python -m mmclust tsne --embedding {input.embedding} --labels {input.labels}"
         " --dataset {params.folder} --title {params.title:q} --params {params.settings:q}"
         " --out {output} 2> {log}"
+
+
+rule sweep_figure:
+    input:
+        "results/tables/{experiment}_runs.csv",
+    output:
+        figure=report(
+            "results/figures/{experiment}.png",
+            caption="../report/sweep.rst",
+            category=lambda w: experiment_category(w.experiment),
+            subcategory="Figures",
+            labels={"figure": "sweep", "experiment": "{experiment}"},
+        ),
+        csv="results/tables/{experiment}_sweep.csv",
+    log:
+        "logs/sweep_figure/{experiment}.log",
+    benchmark:
+        "benchmarks/rules/sweep_figure/{experiment}.tsv"
+    conda:
+        "../../envs/report.yaml"
+    params:
+        spec=lambda w: sweep_spec(w.experiment),
+    shell:
+        "python -m mmclust sweep --runs {input} --spec {params.spec:q}"
+        " --out {output.figure} --csv {output.csv} 2> {log}"

@@ -17,7 +17,7 @@ are concatenated; a sample is present only where it has every view.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -31,21 +31,41 @@ Transform = Literal["scale", "standardize", "none"]
 
 @dataclass
 class FeatureSet:
-    """A clustering input: ``X`` (n, d) float32 and ``mask`` (n,) bool."""
+    """A clustering input: ``X`` (n, d) float32 and ``mask`` (n,) bool.
+
+    A composite input (several inputs combined, see
+    ``mmclust.features.combine``) also keeps its parts: ``parts`` maps each
+    part's name to its matrix and ``part_masks`` to its mask, in order.
+    Multi-view methods read the parts; single-input methods read ``X``.
+    """
 
     X: np.ndarray
     mask: np.ndarray
+    parts: dict[str, np.ndarray] = field(default_factory=dict)
+    part_masks: dict[str, np.ndarray] = field(default_factory=dict)
 
     def save(self, path: str | os.PathLike[str]) -> None:
+        arrays = {"X": self.X, "mask": self.mask}
+        if self.parts:
+            arrays["part_names"] = np.array(list(self.parts), dtype=str)
+            for name, x in self.parts.items():
+                arrays[f"part__{name}"] = x
+                arrays[f"pmask__{name}"] = self.part_masks[name]
         with atomic_path(path, suffix=".npz") as tmp:
-            np.savez(tmp, X=self.X, mask=self.mask)
+            np.savez(tmp, **arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> FeatureSet:
         if not Path(path).exists():
             raise DatasetError(f"{path} does not exist: build the features first")
         with np.load(path, allow_pickle=False) as z:
-            return cls(X=z["X"], mask=z["mask"])
+            names = [str(v) for v in z["part_names"]] if "part_names" in z.files else []
+            return cls(
+                X=z["X"],
+                mask=z["mask"],
+                parts={v: z[f"part__{v}"] for v in names},
+                part_masks={v: z[f"pmask__{v}"] for v in names},
+            )
 
 
 def transform_view(

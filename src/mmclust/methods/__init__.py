@@ -6,9 +6,10 @@ autoencoder pretraining (passed as the ``autoencoder`` parameter).
 """
 
 from mmclust.methods.dec import DEC, IDEC
+from mmclust.methods.jecl import JECL
 from mmclust.methods.kmeans import KMeansBaseline
 
-ESTIMATORS = {"kmeans": KMeansBaseline, "dec": DEC, "idec": IDEC}
-PRETRAINED = frozenset({"dec", "idec"})
+ESTIMATORS = {"kmeans": KMeansBaseline, "dec": DEC, "idec": IDEC, "jecl": JECL}
+PRETRAINED = frozenset({"dec", "idec", "jecl"})
 
-__all__ = ["DEC", "ESTIMATORS", "IDEC", "PRETRAINED", "KMeansBaseline"]
+__all__ = ["DEC", "ESTIMATORS", "IDEC", "JECL", "PRETRAINED", "KMeansBaseline"]

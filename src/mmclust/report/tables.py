@@ -3,8 +3,9 @@
 A summary row is one (dataset, input, method) of an experiment; each metric
 column is the mean and standard deviation (ddof=1; 0 for a single seed) over
 the seeds that ran.  When the experiment names a file of the paper's numbers
-(columns ``dataset, method, metric, value``), the paper's value and our
-difference (ours - paper) stand beside ours.
+(columns ``dataset, method, metric, value``, and ``input`` when one method
+runs on several inputs), the paper's value and our difference (ours - paper)
+stand beside ours.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ METRIC_NAMES = {
     "recall": "Recall",
 }
 KEYS = ["dataset", "input", "method"]
+# a paper-values file is keyed by these, plus "input" when it has that column
+PAPER_KEYS = ["dataset", "method", "metric"]
 
 
 def collect_runs(paths: Sequence[str | os.PathLike[str]]) -> pd.DataFrame:
@@ -58,7 +61,8 @@ def summarise(runs: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
     out = out.merge(std, on=[*KEYS, "metric"])
     paper = _paper_values(spec.get("paper"))
     if paper is not None:
-        out = out.merge(paper, on=["dataset", "method", "metric"], how="left")
+        on = ["dataset", "input", "method", "metric"] if "input" in paper else PAPER_KEYS
+        out = out.merge(paper, on=on, how="left")
         out["diff"] = out["mean"] - out["paper"]
     else:
         out["paper"] = np.nan
@@ -87,7 +91,11 @@ def _paper_values(path: str | None) -> pd.DataFrame | None:
     need = {"dataset", "method", "metric", "value"}
     if not need <= set(df.columns):
         raise ValueError(f"{path}: a paper-values file needs the columns {sorted(need)}")
-    return df[["dataset", "method", "metric", "value"]].rename(columns={"value": "paper"})
+    keys = ["dataset", "input", "method", "metric"] if "input" in df.columns else PAPER_KEYS
+    dup = df.duplicated(keys)
+    if dup.any():
+        raise ValueError(f"{path}: repeated rows for {df.loc[dup, keys].values.tolist()[:3]}")
+    return df[[*keys, "value"]].rename(columns={"value": "paper"})
 
 
 def _fmt(mean: float, std: float, digits: int = 3) -> str:
