@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup demo run test lint format bench clean
+.PHONY: setup demo demo-jecl run test lint format bench clean
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,9 @@ $(VENV)/.installed: pyproject.toml Makefile
 
 demo: setup
 	snakemake --cores $(CORES) --configfile config/demo.yaml
+
+demo-jecl: setup
+	snakemake --cores $(CORES) --configfile config/demo-jecl.yaml
 
 run: setup
 	snakemake --cores $(CORES)
@@ -48,6 +51,7 @@ bench: setup
 	$(BIN)/python -m pip install --quiet --no-deps clustpy
 	python benchmarks/bench_dec_vs_clustpy.py --threads 2 --repeats 2 --epochs 14 --method diff
 	python benchmarks/bench_image_features.py
+	python benchmarks/bench_jecl_vs_dec.py --threads 2
 
 clean:
 	rm -rf results resources logs benchmarks/rules .snakemake

@@ -8,7 +8,7 @@ import torch
 from sklearn.base import clone
 from sklearn.datasets import make_blobs
 
-from mmclust.methods import DEC, ESTIMATORS, IDEC, PRETRAINED, KMeansBaseline
+from mmclust.methods import DEC, IDEC, JECL, MULTIVIEW, PRETRAINED, KMeansBaseline, load, registry
 from mmclust.metrics import accuracy
 from mmclust.nn import DenoisingAutoencoder
 
@@ -155,8 +155,28 @@ def test_method_defaults_follow_the_papers():
 
 
 def test_registry():
-    assert ESTIMATORS == {"kmeans": KMeansBaseline, "dec": DEC, "idec": IDEC}
-    assert PRETRAINED == {"dec", "idec"}
+    assert load("kmeans") is KMeansBaseline and load("dec") is DEC and load("jecl") is JECL
+    assert {"dec", "idec", "jecl"} <= PRETRAINED and "jecl" in MULTIVIEW
+    assert PRETRAINED <= set(registry.ESTIMATORS) and MULTIVIEW <= set(registry.ESTIMATORS)
+
+
+@pytest.mark.parametrize("name", sorted(registry.ESTIMATORS))
+def test_registry_reads_every_signature_as_the_class_has_it(name):
+    cls = load(name)
+    assert registry.parameters(name) == cls().get_params()
+    assert getattr(cls, "multiview", False) == (name in MULTIVIEW)
+
+
+def test_registry_rejects_bad_method_entries():
+    registry.check_params("dec", {"estimator": "dec", "lr": 0.1, "max_epochs": 3}, "methods.d")
+    with pytest.raises(registry.MethodConfigError, match=r"methods\.d\.lrate: .*no parameter"):
+        registry.check_params("dec", {"lrate": 0.1}, "methods.d")
+    with pytest.raises(registry.MethodConfigError, match=r"methods\.d\.lr: 'fast'"):
+        registry.check_params("dec", {"lr": "fast"}, "methods.d")
+    with pytest.raises(registry.MethodConfigError, match="set by the workflow"):
+        registry.check_params("dec", {"random_state": 3}, "methods.d")
+    with pytest.raises(registry.MethodConfigError, match="unknown estimator 'sec'"):
+        registry.check_params("sec", {}, "methods.d")
 
 
 # -- k-means baseline ------------------------------------------------------------------

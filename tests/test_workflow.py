@@ -68,6 +68,7 @@ def test_every_job_logged_and_benchmarked(tiny_run: Path) -> None:
         "aggregate_runs",
         "summary_table",
         "tsne_figure",
+        "sweep_figure",
     ]:
         assert list((tiny_run / "logs" / rule).rglob("*.log")), rule
         assert list((tiny_run / "benchmarks/rules" / rule).rglob("*.tsv")), rule
@@ -139,7 +140,58 @@ def test_pretrain_override_reruns_that_dataset_only(tiny_run: Path, tmp_path: Pa
     pre = [wc for r, wc in jobs if r == "pretrain_autoencoder"]
     assert pre and all(wc["dataset"] == "mfeat" for wc in pre)
     clusters = [wc for r, wc in jobs if r == "cluster"]
-    assert {wc["method"] for wc in clusters} == {"dec"}  # k-means needs no pretraining
+    # k-means needs no pretraining; JECL fine-tunes the per-view autoencoders
+    assert {wc["method"] for wc in clusters} == {
+        "dec", "jecl", "jecl-no-align", "jecl.gamma-0", "jecl.gamma-0.5"
+    }  # fmt: skip
+
+
+def test_changing_gamma_reruns_only_that_jecl(tiny_run: Path, tmp_path: Path) -> None:
+    cfg = tiny_config()
+    cfg["methods"]["jecl"]["gamma"] = 0.3
+    jobs = planned_jobs(tiny_run, "--configfile", str(write_config(tmp_path / "c.yaml", cfg)))
+    assert {r for r, _ in jobs} == {
+        "cluster", "evaluate_run", "aggregate_runs", "summary_table", "sweep_figure", "all"
+    }  # fmt: skip
+    runs = [wc for r, wc in jobs if r == "cluster"]
+    # the method named jecl only: not its ablation, nor the gamma sweep (which sets gamma)
+    assert {wc["method"] for wc in runs} == {"jecl"}
+    assert {(wc["dataset"], wc["input"]) for wc in runs} == {
+        ("mfeat", "pair"), ("captioned", "pair"),
+        ("captioned.missing-text-0", "pair"), ("captioned.missing-text-0.5", "pair"),
+    }  # fmt: skip
+    assert {wc["experiment"] for r, wc in jobs if r == "aggregate_runs"} == {
+        "tiny-jecl", "tiny-missing"
+    }  # fmt: skip
+
+
+def test_jecl_tables_and_sweeps(tiny_run: Path) -> None:
+    summary = pd.read_csv(tiny_run / "results/tables/tiny-jecl.csv")
+    by = summary.set_index(["dataset", "input", "method", "metric"])
+    # the paper file is keyed by input too: k-means on fou and on the pair differ
+    assert by.loc[("mfeat", "fou", "kmeans", "acc"), "paper"] == 0.5
+    assert by.loc[("mfeat", "pair", "kmeans", "acc"), "paper"] == 0.6
+    assert by.loc[("mfeat", "pair", "jecl", "nmi"), "paper"] == 0.8
+    md = (tiny_run / "results/tables/tiny-jecl.md").read_text()
+    assert "| mfeat | pair | w/o alignment |" in md
+    sweep = pd.read_csv(tiny_run / "results/tables/tiny-missing_sweep.csv")
+    assert sorted(sweep["x"].unique()) == [0.0, 0.5]
+    assert set(sweep["metric"]) == {"acc", "nmi"}
+    assert (tiny_run / "results/figures/tiny-missing.png").read_bytes()[:4] == b"\x89PNG"
+    gamma = pd.read_csv(tiny_run / "results/tables/tiny-gamma_sweep.csv")
+    assert sorted(gamma["x"].unique()) == [0.0, 0.5]
+    # half the captions removed, the images kept
+    meta = json.loads(
+        (tiny_run / "resources/datasets/captioned.missing-text-0.5/meta.json").read_text()
+    )
+    n = meta["n"]
+    assert meta["views"]["text"]["present"] == n - n // 2 and meta["views"]["image"]["present"] == n
+    # the image autoencoder is the base data set's: removing captions does not change it
+    pre = tiny_run / "results/pretrain"
+    assert not (pre / "captioned.missing-text-0.5/efficientnet").exists()
+    assert (pre / "captioned.missing-text-0.5/doc2vec/seed0/autoencoder.pt").exists()
+    runs = pd.read_csv(tiny_run / "results/tables/tiny-jecl_runs.csv")
+    assert runs["acc"].between(0, 1).all()
 
 
 def test_same_seed_same_metrics(tiny_run: Path, tmp_path: Path) -> None:
@@ -166,8 +218,20 @@ def test_same_seed_same_metrics(tiny_run: Path, tmp_path: Path) -> None:
         (lambda c: c["pretrain"]["default"].update(epochs=-1), r"epochs|-1"),
         (lambda c: c["pretrain"]["overrides"]["mfeat"].update(epoch=3), r"epoch"),
         (
+            lambda c: c["experiments"]["tiny"]["runs"][0]["methods"].append("sec"),
+            r"experiments\.tiny\.runs\[0\]\.methods: unknown method 'sec'",
+        ),
+        (
             lambda c: c["experiments"]["tiny"]["runs"][0]["methods"].append("jecl"),
-            r"experiments\.tiny\.runs\[0\]\.methods: unknown method 'jecl'",
+            r"method 'jecl' is multi-view and needs a composite input",
+        ),
+        (
+            lambda c: c["experiments"]["tiny-gamma"]["sweep"].update(parameter="n_clusters"),
+            r"tiny-gamma\.sweep \(n_clusters = 0 of method 'jecl'\)",
+        ),
+        (
+            lambda c: c["inputs"]["mfeat"]["pair"].update(combine=["fou", "zer"]),
+            r"inputs\.mfeat\.pair\.combine: data set 'mfeat' has no input 'zer'",
         ),
         (
             lambda c: c["experiments"]["tiny"]["runs"][0].update(input="raw"),

@@ -147,13 +147,14 @@ def cmd_cluster(a: argparse.Namespace) -> None:
 
     from mmclust.features import FeatureSet
     from mmclust.io import read_json, save_npy, write_json
-    from mmclust.methods import ESTIMATORS, PRETRAINED
+    from mmclust.methods import PRETRAINED
+    from mmclust.methods.registry import load
     from mmclust.nn import DenoisingAutoencoder
 
     _set_threads(a.threads)
     params = dict(a.params)
     name = params.pop("estimator")
-    cls = ESTIMATORS[name]
+    cls = load(name)
     n_clusters = a.n_clusters or int(read_json(a.meta)["k"])
     kwargs: dict[str, Any] = {"n_clusters": n_clusters, "random_state": a.seed}
     multiview = bool(getattr(cls, "multiview", False))

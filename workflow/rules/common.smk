@@ -1,6 +1,7 @@
 import json
 import os
 import shlex
+import sys
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -12,6 +13,10 @@ SRC_DIR = str(Path(workflow.basedir) / "src")
 _pythonpath = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
 if SRC_DIR not in _pythonpath:
     os.environ.update(PYTHONPATH=os.pathsep.join([SRC_DIR, *_pythonpath]))
+if SRC_DIR not in sys.path:
+    sys.path.insert(0, SRC_DIR)
+
+from mmclust.methods import registry as method_registry  # noqa: E402  (no torch import)
 
 NAME = "[A-Za-z0-9][A-Za-z0-9-]*"
 # sweep points get generated names: <base>.<what>-<value>
@@ -27,9 +32,10 @@ wildcard_constraints:
     seed=r"\d+",
 
 
-PRETRAINED_ESTIMATORS = {"dec", "idec", "jecl"}
-# estimators whose fit takes the parts of a composite input (one per view)
-MULTIVIEW_ESTIMATORS = {"jecl"}
+# estimators that fine-tune pretrained autoencoders, and those whose fit takes
+# the parts of a composite input (one per view): src/mmclust/methods/registry.py
+PRETRAINED_ESTIMATORS = method_registry.PRETRAINED
+MULTIVIEW_ESTIMATORS = method_registry.MULTIVIEW
 
 
 class ConfigError(ValueError):
@@ -44,6 +50,11 @@ def to_json(obj):
 def check_config():
     """Cross-references the schema cannot express, each failing with the key."""
     datasets, inputs, methods = config["datasets"], config["inputs"], config["methods"]
+    for name, spec in methods.items():
+        try:
+            method_registry.check_params(spec["estimator"], spec, f"methods.{name}")
+        except method_registry.MethodConfigError as err:
+            raise ConfigError(str(err)) from None
     for ds in inputs:
         if ds not in datasets:
             raise ConfigError(f"inputs.{ds}: no data set {ds!r} in 'datasets'")
@@ -186,7 +197,11 @@ def expand_sweeps():
 
 
 def check_method(spec, where):
-    """Validate one (generated) method entry against the config schema."""
+    """Validate one (generated) method entry against the schema and its estimator."""
+    try:
+        method_registry.check_params(spec["estimator"], spec, where)
+    except method_registry.MethodConfigError as err:
+        raise ConfigError(str(err)) from None
     run = {"dataset": "d", "input": "i", "methods": ["sweep-point"]}
     probe = {
         "datasets": {},

@@ -1144,6 +1144,7 @@ def synthetic_captions(
     uninformative_rate: float = 0.1,
     missing_rate: float = 0.1,
     colour: bool = True,
+    sentences: int = 1,
 ) -> MultiViewDataset:
     """A captioned-image demo set from real offline digits, with synthetic captions.
 
@@ -1162,6 +1163,9 @@ def synthetic_captions(
     classes), *uninformative* (a template that mentions no digit); the rest
     are *correct*.  Templates, synonyms, word-or-numeral digits and the
     colour word (the true colour of the image) are drawn with the same seed.
+    ``sentences`` > 1 joins that many independently drawn sentences of the
+    sample's kind into one caption (as COCO gives five captions per image, so
+    that the class is named several times among varying words).
     ``meta["synthetic_captions"]`` is True and ``meta["caption_kinds"]``
     holds one letter per sample (c/w/u/m) so analyses can split by kind.
     """
@@ -1169,6 +1173,8 @@ def synthetic_captions(
     for key, r in rates.items():
         if not 0.0 <= r <= 1.0:
             raise DatasetError(f"{name}: {key}_rate must be in [0, 1], got {r}")
+    if sentences < 1:
+        raise DatasetError(f"{name}: sentences must be at least 1, got {sentences}")
     if sum(rates.values()) > 1.0 + 1e-12:
         raise DatasetError(f"{name}: wrong + uninformative + missing rates exceed 1 ({rates})")
     if source is None:
@@ -1226,24 +1232,27 @@ def synthetic_captions(
             texts.append("")
             continue
         c_word = colour_names[colour_id[i]]
-        fill = {
-            "c": c_word,
-            "a_c": ("an " if c_word[0] in "aeiou" else "a ") + c_word,
-            "noun": _NOUN[rng.integers(len(_NOUN))],
-            "pic": _PIC[rng.integers(len(_PIC))],
-            "wrote": _WROTE[rng.integers(len(_WROTE))],
-            "hand": _HAND[rng.integers(len(_HAND))],
-        }
-        if kind == "u":
-            texts.append(_UNINFORMATIVE[rng.integers(len(_UNINFORMATIVE))].format(**fill))
-            continue
         c = int(labels[i])
-        if kind == "w":
-            c = (c + int(rng.integers(1, k))) % k
-        forms = digit_forms(c)
-        fill["d"] = forms[rng.integers(len(forms))]
-        named[i] = c
-        texts.append(_INFORMATIVE[rng.integers(len(_INFORMATIVE))].format(**fill))
+        parts = []
+        for j in range(sentences):
+            fill = {
+                "c": c_word,
+                "a_c": ("an " if c_word[0] in "aeiou" else "a ") + c_word,
+                "noun": _NOUN[rng.integers(len(_NOUN))],
+                "pic": _PIC[rng.integers(len(_PIC))],
+                "wrote": _WROTE[rng.integers(len(_WROTE))],
+                "hand": _HAND[rng.integers(len(_HAND))],
+            }
+            if kind == "u":
+                parts.append(_UNINFORMATIVE[rng.integers(len(_UNINFORMATIVE))].format(**fill))
+                continue
+            if kind == "w" and j == 0:
+                c = (c + int(rng.integers(1, k))) % k
+            forms = digit_forms(c)
+            fill["d"] = forms[rng.integers(len(forms))]
+            named[i] = c
+            parts.append(_INFORMATIVE[rng.integers(len(_INFORMATIVE))].format(**fill))
+        texts.append(". ".join(parts))
     text, text_mask = _text_view(texts)
     kind_counts = {
         "correct": int((kinds == "c").sum()),
@@ -1272,6 +1281,7 @@ def synthetic_captions(
             "caption_kinds": "".join(kinds.tolist()),
             "caption_named_class": named.tolist(),
             "colour": colour,
+            "sentences": sentences,
             "seed": seed,
             "reference_counts": None,
             "obtained_counts": {"n": n, "k": k},

@@ -1,15 +1,14 @@
-"""Clustering methods as scikit-learn-style estimators, and their registry.
+"""Clustering methods as scikit-learn-style estimators.
 
-``ESTIMATORS`` maps the ``estimator`` name used in the config's ``methods``
-section to the class; ``PRETRAINED`` names those that start from the shared
-autoencoder pretraining (passed as the ``autoencoder`` parameter).
+``registry`` maps the ``estimator`` names of the config's ``methods`` section
+to the classes (imported on demand) and says which fine-tune the shared
+pretrained autoencoders (``PRETRAINED``) and which take several views
+(``MULTIVIEW``).
 """
 
 from mmclust.methods.dec import DEC, IDEC
 from mmclust.methods.jecl import JECL
 from mmclust.methods.kmeans import KMeansBaseline
+from mmclust.methods.registry import MULTIVIEW, PRETRAINED, load
 
-ESTIMATORS = {"kmeans": KMeansBaseline, "dec": DEC, "idec": IDEC, "jecl": JECL}
-PRETRAINED = frozenset({"dec", "idec", "jecl"})
-
-__all__ = ["DEC", "ESTIMATORS", "IDEC", "JECL", "PRETRAINED", "KMeansBaseline"]
+__all__ = ["DEC", "IDEC", "JECL", "MULTIVIEW", "PRETRAINED", "KMeansBaseline", "load"]

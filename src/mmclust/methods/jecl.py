@@ -135,35 +135,40 @@ def joint_target(
 def jecl_loss(
     p: torch.Tensor,
     qs: Sequence[torch.Tensor],
-    present: Sequence[torch.Tensor],
+    present: Sequence[torch.Tensor | None],
     beta: float,
     gamma: float,
-) -> tuple[torch.Tensor, dict[str, float]]:
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """L_cluster + γ L_align + β L_reg on one mini-batch of two views.
 
     ``p`` (b, k) is the joint target of the batch; ``qs[v]`` (b_v, k) the soft
     assignments of the batch samples that have view v, ``present[v]`` (b,)
-    bool which samples those are.  Sums over the samples that have the
-    needed views are divided by the batch size b.
+    bool which samples those are (None: all of them).  Sums over the samples
+    that have the needed views are divided by the batch size b.  Returns the
+    loss and its three terms (detached).
     """
     b = p.shape[0]
+    log_p = torch.log(p + _EPS)
     cluster = p.new_zeros(())
     reg = p.new_zeros(())
     for q, m in zip(qs, present, strict=True):
         if q.shape[0] == 0:
             continue
-        pv = p[m]
-        cluster = cluster + (pv * (torch.log(pv + _EPS) - torch.log(q + _EPS))).sum() / b
+        pv, log_pv = (p, log_p) if m is None else (p[m], log_p[m])
+        cluster = cluster + (pv * (log_pv - torch.log(q + _EPS))).sum() / b
         reg = reg + uniform_kl(q)
-    both = present[0] & present[1]
-    if bool(both.any()):
-        q_img = qs[0][both[present[0]]]
-        q_txt = qs[1][both[present[1]]]
-        align = js_divergence(q_img, q_txt).sum() / b
+    m_img, m_txt = present
+    if m_img is None and m_txt is None:
+        q_img, q_txt = qs
     else:
-        align = p.new_zeros(())
+        ones = torch.ones(b, dtype=torch.bool, device=p.device)
+        m_img = ones if m_img is None else m_img
+        m_txt = ones if m_txt is None else m_txt
+        both = m_img & m_txt
+        q_img, q_txt = qs[0][both[m_img]], qs[1][both[m_txt]]
+    align = js_divergence(q_img, q_txt).sum() / b
     loss = cluster + gamma * align + beta * reg
-    parts = {"cluster": cluster.item(), "align": align.item(), "reg": reg.item()}
+    parts = {"cluster": cluster.detach(), "align": align.detach(), "reg": reg.detach()}
     return loss, parts
 
 
@@ -328,6 +333,7 @@ class JECL(MultiViewMixin, ClusterMixin, BaseEstimator):
         previous: np.ndarray | None = None
         p_all: torch.Tensor | None = None
         running = {"cluster": 0.0, "align": 0.0, "reg": 0.0, "batches": 0}
+        full = [bool(m.all()) for m in masks]  # views every sample has: no row selection
         it = 0
         for enc in encoders:
             enc.train()
@@ -343,7 +349,7 @@ class JECL(MultiViewMixin, ClusterMixin, BaseEstimator):
                     record: dict[str, float] = {"iteration": it, "delta_label": delta}
                     if running["batches"]:
                         for key in ("cluster", "align", "reg"):
-                            record[key] = running[key] / running["batches"]
+                            record[key] = float(running[key]) / running["batches"]
                     running = {"cluster": 0.0, "align": 0.0, "reg": 0.0, "batches": 0}
                     self.history_.append(record)
                     bar.set_postfix(delta=f"{delta:.4f}")
@@ -351,9 +357,9 @@ class JECL(MultiViewMixin, ClusterMixin, BaseEstimator):
                         self.stopped_early_ = True
                         break
                 assert p_all is not None
-                present = [m[idx] for m in M]
+                present = [None if f else m[idx] for m, f in zip(M, full, strict=True)]
                 qs = [
-                    soft_assign(enc(x[idx[pr]]), mu, self.alpha)
+                    soft_assign(enc(x[idx] if pr is None else x[idx[pr]]), mu, self.alpha)
                     for enc, mu, x, pr in zip(encoders, mus, X, present, strict=True)
                 ]
                 loss, parts = jecl_loss(p_all[idx], qs, present, self.beta, self.gamma)
