@@ -23,6 +23,16 @@ ESTIMATORS: dict[str, str] = {
     "dec": "mmclust.methods.dec:DEC",
     "idec": "mmclust.methods.dec:IDEC",
     "jecl": "mmclust.methods.jecl:JECL",
+    # the classical baselines of the JULE tables
+    "sc-njw": "mmclust.methods.classical_spectral:SCNJW",
+    "sc-st": "mmclust.methods.classical_spectral:SCST",
+    "sc-ls": "mmclust.methods.classical_spectral:SCLS",
+    "n-cuts": "mmclust.methods.classical_spectral:NCuts",
+    "ac-link": "mmclust.methods.classical_agglomerative:ACLink",
+    "ac-zell": "mmclust.methods.classical_agglomerative:ACZell",
+    "ac-pic": "mmclust.methods.classical_agglomerative:ACPIC",
+    "nmf-lp": "mmclust.methods.classical_nmf:NMFLP",
+    "nmf-d": "mmclust.methods.classical_nmf:NMFD",
 }
 # fine-tune the shared pretrained autoencoder(s) of their input (or its parts)
 PRETRAINED = frozenset({"dec", "idec", "jecl"})
