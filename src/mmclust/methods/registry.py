@@ -23,6 +23,14 @@ ESTIMATORS: dict[str, str] = {
     "dec": "mmclust.methods.dec:DEC",
     "idec": "mmclust.methods.dec:IDEC",
     "jecl": "mmclust.methods.jecl:JECL",
+    # DM2C and the deep baselines of its tables
+    "dm2c": "mmclust.methods.dm2c:DM2C",
+    "dkm": "mmclust.methods.deep_baselines:DKM",
+    "dcn": "mmclust.methods.deep_baselines:DCN",
+    "imsat": "mmclust.methods.deep_baselines:IMSAT",
+    # JULE and the graph-degree-linkage agglomerative clustering it builds on
+    "jule": "mmclust.methods.jule:JULE",
+    "ac-gdl": "mmclust.methods.agglomerative:ACGDL",
     # the classical baselines of the JULE tables
     "sc-njw": "mmclust.methods.classical_spectral:SCNJW",
     "sc-st": "mmclust.methods.classical_spectral:SCST",
@@ -35,9 +43,9 @@ ESTIMATORS: dict[str, str] = {
     "nmf-d": "mmclust.methods.classical_nmf:NMFD",
 }
 # fine-tune the shared pretrained autoencoder(s) of their input (or its parts)
-PRETRAINED = frozenset({"dec", "idec", "jecl"})
+PRETRAINED = frozenset({"dec", "idec", "jecl", "dkm", "dcn"})
 # fit takes the parts of a composite input, one per view, with their masks
-MULTIVIEW = frozenset({"jecl"})
+MULTIVIEW = frozenset({"jecl", "dm2c"})
 # set by the workflow, never by the config
 RESERVED = frozenset(
     {"n_clusters", "random_state", "device", "verbose", "autoencoder", "autoencoders",

@@ -1,0 +1,538 @@
+"""JULE: joint unsupervised learning of deep representations and image clusters.
+
+Yang, Parikh & Batra, CVPR 2016.  Agglomerative clustering with graph degree
+linkage (:mod:`mmclust.methods.agglomerative`) runs on the features of a CNN;
+the clusters it forms supervise the CNN through a weighted triplet loss, and
+the two are alternated in "periods" (partial unrolling of the recurrent
+process).
+
+Period 0 (as in the authors' code)
+    Features are the flattened, L2-normalised pixels.  The clusters are the
+    connected components of their 1-NN graph; no merge happens before the
+    first training.
+Period p ≥ 1 (``unroll="partial"``, OURS-RC)
+    Features are the CNN's outputs (160-d, L2-normalised); the K_s-NN graph
+    and the affinities of the current clusters are recomputed on them; the
+    clusters without any affinity are merged into the nearest centroid while
+    more than ``isolated_factor`` × K clusters remain (code, not in the
+    paper); then min(⌈η · n_c⌉, n_c - K) merges are made by JULE's criterion
+    (η = 0.9 in general, 0.2 for the face data sets).  The CNN is then
+    trained ``epochs_per_period`` epochs on the new labels, unless K has been
+    reached, which ends the loop (the code does not train after the last
+    merge).
+``unroll="full"`` (OURS-SF, the straightforward strategy)
+    Read here as a single period: the agglomeration runs on the pixel
+    features from the 1-NN clusters straight down to K, the CNN is trained
+    once on those K clusters (``epochs_per_period`` epochs), then the final
+    re-clustering below.
+Final re-clustering (both variants, from the code)
+    Features are re-extracted with the trained CNN and the whole agglomeration
+    is rerun from their 1-NN clusters down to K without training, period by
+    period as above (one period for ``unroll="full"``); ``labels_`` are its
+    clusters and ``embedding_`` those features.
+
+CNN (per data set, from the authors' model definitions)
+    Blocks of conv 5×5 with ``n_filters`` = 50 channels (stride 1), batch
+    norm, ReLU, max-pool 2×2 stride 2 with ceil; then Linear → 160 and L2
+    normalisation.  Presets (``arch``), blocks / padding: ``mnist`` 2 / 0 with
+    no pool after the last block, ``usps`` 1 / 0, ``coil20`` 4 / 0,
+    ``coil100`` 4 / 0, ``umist`` 3 / 2, ``frgc`` 2 / 0, ``cmu-pie`` 2 / 0,
+    ``ytf`` 2 / 0; the code's batch norms of UMist, FRGC and YTF use eps = 1
+    (1e-5 elsewhere).  ``n_blocks``, ``padding``, ``pool_last`` and ``bn_eps``
+    override the preset.  Input channels come from ``image_shape``.  Weights
+    N(0, 0.01), biases 0.
+
+Weighted triplet loss
+    mean over triplets of max(0, γ ‖f_a - f_p‖² - ‖f_a - f_n‖² + margin).  In
+    each mini-batch every pair of samples of one cluster is an (anchor,
+    positive) pair (anchor the earlier one) and gets up to ``n_negatives`` =
+    20 negatives drawn without replacement among the batch's samples of
+    other clusters (``negatives="batch"``, the code's sampling, the
+    default) or only of the anchor cluster's K_c nearest clusters by
+    affinity (``negatives="neighbours"``, the paper's wording; a pair gets
+    no triplet when no such sample is in the batch).  γ = 1 is the code's
+    default and is ours (the paper's table says 2; the code's help says
+    1-2); margin 0.2 (code).  A batch without any triplet is still passed
+    forward in training mode (batch-norm statistics, as in the code) but
+    makes no optimiser step.
+
+Optimisation (code)
+    SGD, momentum 0.9, weight decay 5e-5, batch 100, learning rate
+    0.01 · (1 + 1e-4 · t)^(-0.75) with t the mini-batch count over the whole
+    run; the optimiser's state persists across periods.  Features for the
+    graph are extracted in evaluation mode (the code extracts them with the
+    network still in training mode).
+
+No label is ever read.  Seeded by ``random_state``; deterministic on the CPU.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator, ClusterMixin
+from torch import nn
+from tqdm.auto import tqdm
+
+from mmclust.methods.agglomerative import (
+    GDLAgglomeration,
+    agglomerate,
+    build_graph,
+    initial_clusters,
+)
+from mmclust.nn.utils import as_tensor, batched, minibatches, resolve_device, seed_everything
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ARCHITECTURES", "JULE", "JuleCNN", "sample_triplets", "weighted_triplet_loss"]
+
+#: preset -> (conv blocks, padding, max-pool after the last block, batch-norm eps)
+ARCHITECTURES: dict[str, tuple[int, int, bool, float]] = {
+    "mnist": (2, 0, False, 1e-5),
+    "usps": (1, 0, True, 1e-5),
+    "coil20": (4, 0, True, 1e-5),
+    "coil100": (4, 0, True, 1e-5),
+    "umist": (3, 2, True, 1.0),
+    "frgc": (2, 0, True, 1.0),
+    "cmu-pie": (2, 0, True, 1e-5),
+    "ytf": (2, 0, True, 1.0),
+}
+
+
+class JuleCNN(nn.Module):
+    """Conv(5×5, 50)-BN-ReLU[-MaxPool 2×2 ceil] blocks, Linear → 160, L2 normalisation."""
+
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int],
+        n_blocks: int,
+        padding: int = 0,
+        pool_last: bool = True,
+        bn_eps: float = 1e-5,
+        n_filters: int = 50,
+        embedding_dim: int = 160,
+    ) -> None:
+        super().__init__()
+        c, h, w = (int(v) for v in image_shape)
+        if n_blocks < 1:
+            raise ValueError(f"n_blocks must be at least 1, got {n_blocks}")
+        layers: list[nn.Module] = []
+        for b in range(n_blocks):
+            layers += [
+                nn.Conv2d(c if b == 0 else n_filters, n_filters, 5, padding=padding),
+                nn.BatchNorm2d(n_filters, eps=bn_eps),
+                nn.ReLU(inplace=True),
+            ]
+            h, w = h + 2 * padding - 4, w + 2 * padding - 4
+            if h < 1 or w < 1:
+                raise ValueError(
+                    f"images of shape {tuple(image_shape)} are too small for {n_blocks} blocks "
+                    f"of 5x5 convolutions with padding {padding}; use fewer blocks or more padding"
+                )
+            if b < n_blocks - 1 or pool_last:
+                layers.append(nn.MaxPool2d(2, 2, ceil_mode=True))
+                h, w = math.ceil(h / 2), math.ceil(w / 2)
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(n_filters * h * w, embedding_dim)
+        self.image_shape = (int(image_shape[0]), int(image_shape[1]), int(image_shape[2]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.head(self.features(x).flatten(1)), dim=1)
+
+
+def sample_triplets(
+    labels: torch.Tensor,
+    n_negatives: int,
+    generator: torch.Generator | None = None,
+    allowed: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Triplets (anchor, positive, negative) of positions in a mini-batch.
+
+    Every pair i < j with ``labels[i] == labels[j]`` is an (anchor, positive)
+    pair and gets up to ``n_negatives`` distinct negatives drawn uniformly
+    without replacement among the positions of other clusters; ``allowed``
+    (B × B bool) further restricts the negatives of anchor i to the positions
+    k with ``allowed[i, k]``.  Returns three int64 tensors of equal length
+    (on the CPU).
+    """
+    y = labels.detach().cpu()
+    B = y.numel()
+    empty = torch.empty(0, dtype=torch.long)
+    if B < 2 or n_negatives < 1:
+        return empty, empty, empty
+    same = y[:, None] == y[None, :]
+    iu = torch.triu_indices(B, B, 1)
+    keep = same[iu[0], iu[1]]
+    a, p = iu[0][keep], iu[1][keep]
+    if a.numel() == 0:
+        return empty, empty, empty
+    cand = ~same[a]
+    if allowed is not None:
+        cand &= allowed.detach().cpu()[a]
+    keys = torch.rand(a.numel(), B, generator=generator)
+    keys[~cand] = 2.0
+    vals, neg = torch.topk(keys, min(int(n_negatives), B), dim=1, largest=False)
+    ok = vals < 1.5
+    counts = ok.sum(1)
+    return a.repeat_interleave(counts), p.repeat_interleave(counts), neg[ok]
+
+
+def weighted_triplet_loss(
+    f: torch.Tensor,
+    a: torch.Tensor,
+    p: torch.Tensor,
+    n: torch.Tensor,
+    gamma: float = 1.0,
+    margin: float = 0.2,
+) -> torch.Tensor:
+    """mean over triplets of max(0, γ ‖f_a - f_p‖² - ‖f_a - f_n‖² + margin)."""
+    fa = f[a]
+    d_pos = (fa - f[p]).pow(2).sum(1)
+    d_neg = (fa - f[n]).pow(2).sum(1)
+    return F.relu(gamma * d_pos - d_neg + margin).mean()
+
+
+class JULE(ClusterMixin, BaseEstimator):
+    """Joint unsupervised learning of a CNN and agglomerative image clusters.
+
+    Parameters
+    ----------
+    n_clusters : int, default 10
+    image_shape : (C, H, W) or None
+        Shape of the rows of X; None infers a square grey image (d = H²).
+    arch : str or None, default "mnist"
+        CNN preset: "mnist", "usps", "coil20", "coil100", "umist", "frgc",
+        "cmu-pie", "ytf".
+    n_blocks, padding, pool_last, bn_eps : int, int, bool, float or None
+        Override the preset (``n_blocks`` is needed when ``arch`` is None;
+        ``padding`` then defaults to 0, ``pool_last`` to True, ``bn_eps`` to
+        1e-5).
+    n_filters : int, default 50
+    embedding_dim : int, default 160
+    unroll : {"partial", "full"}, default "partial"
+        OURS-RC (periods of ⌈η n_c⌉ merges) or OURS-SF (one period).
+    eta : float, default 0.9
+        Unrolling rate (0.2 for the face data sets).
+    epochs_per_period : int, default 20
+    K_s : int, default 20
+    a : float, default 1.0
+    K_c : int, default 5
+    lam : float, default 1.0
+    plain_from : int, default 100
+        Plain A¹ merge criterion once at most this many clusters remain
+        (code); 0 for the paper's criterion throughout.
+    isolated_factor : float, default 20.0
+        Zero-affinity merges while more than this × K clusters remain; 0 off.
+    gamma : float, default 1.0
+    margin : float, default 0.2
+    n_negatives : int, default 20
+    negatives : {"batch", "neighbours"}, default "batch"
+    batch_size : int, default 100
+    lr : float, default 0.01
+    lr_gamma : float, default 1e-4
+    lr_power : float, default 0.75
+        lr_t = lr · (1 + lr_gamma · t)^(-lr_power).
+    momentum : float, default 0.9
+    weight_decay : float, default 5e-5
+    init_std : float, default 0.01
+    knn_block_size : int, default 4096
+    random_state : int, default 0
+    device : str, default "auto"
+    verbose : bool, default True
+
+    Attributes
+    ----------
+    labels_ : ndarray (n,)
+    embedding_ : ndarray (n, embedding_dim), final CNN features
+    history_ : list of dict per period: period, n_clusters (clusters whose
+        labels the CNN was trained on; after the merges of that period),
+        loss (mean triplet loss over the period's batches with triplets, nan
+        when none), n_triplets, trained (bool)
+    n_initial_clusters_ : int, 1-NN clusters of the pixels
+    module_ : JuleCNN
+    """
+
+    def __init__(
+        self,
+        n_clusters: int = 10,
+        image_shape: tuple[int, int, int] | None = None,
+        arch: str | None = "mnist",
+        n_blocks: int | None = None,
+        padding: int | None = None,
+        pool_last: bool | None = None,
+        bn_eps: float | None = None,
+        n_filters: int = 50,
+        embedding_dim: int = 160,
+        unroll: str = "partial",
+        eta: float = 0.9,
+        epochs_per_period: int = 20,
+        K_s: int = 20,
+        a: float = 1.0,
+        K_c: int = 5,
+        lam: float = 1.0,
+        plain_from: int = 100,
+        isolated_factor: float = 20.0,
+        gamma: float = 1.0,
+        margin: float = 0.2,
+        n_negatives: int = 20,
+        negatives: str = "batch",
+        batch_size: int = 100,
+        lr: float = 0.01,
+        lr_gamma: float = 1e-4,
+        lr_power: float = 0.75,
+        momentum: float = 0.9,
+        weight_decay: float = 5e-5,
+        init_std: float = 0.01,
+        knn_block_size: int = 4096,
+        random_state: int = 0,
+        device: str = "auto",
+        verbose: bool = True,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.image_shape = image_shape
+        self.arch = arch
+        self.n_blocks = n_blocks
+        self.padding = padding
+        self.pool_last = pool_last
+        self.bn_eps = bn_eps
+        self.n_filters = n_filters
+        self.embedding_dim = embedding_dim
+        self.unroll = unroll
+        self.eta = eta
+        self.epochs_per_period = epochs_per_period
+        self.K_s = K_s
+        self.a = a
+        self.K_c = K_c
+        self.lam = lam
+        self.plain_from = plain_from
+        self.isolated_factor = isolated_factor
+        self.gamma = gamma
+        self.margin = margin
+        self.n_negatives = n_negatives
+        self.negatives = negatives
+        self.batch_size = batch_size
+        self.lr = lr
+        self.lr_gamma = lr_gamma
+        self.lr_power = lr_power
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.init_std = init_std
+        self.knn_block_size = knn_block_size
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    # -- set-up ------------------------------------------------------------------------------
+    def _shape(self, d: int) -> tuple[int, int, int]:
+        if self.image_shape is not None:
+            shape = tuple(int(v) for v in self.image_shape)
+            if len(shape) != 3 or math.prod(shape) != d:
+                raise ValueError(
+                    f"image_shape {self.image_shape} does not match rows of {d} values; "
+                    "give (C, H, W) with C*H*W equal to the number of columns"
+                )
+            return shape  # type: ignore[return-value]
+        side = math.isqrt(d)
+        if side * side != d:
+            raise ValueError(
+                f"cannot infer a square grey image from {d} values; set image_shape=(C, H, W)"
+            )
+        return (1, side, side)
+
+    def _architecture(self) -> tuple[int, int, bool, float]:
+        if self.arch is not None:
+            if self.arch not in ARCHITECTURES:
+                raise ValueError(
+                    f"unknown arch {self.arch!r}; use one of {sorted(ARCHITECTURES)} or None "
+                    "with n_blocks"
+                )
+            blocks, pad, pool, eps = ARCHITECTURES[self.arch]
+        elif self.n_blocks is None:
+            raise ValueError("arch is None: give n_blocks (and optionally padding, pool_last)")
+        else:
+            blocks, pad, pool, eps = self.n_blocks, 0, True, 1e-5
+        if self.n_blocks is not None:
+            blocks = self.n_blocks
+        if self.padding is not None:
+            pad = self.padding
+        if self.pool_last is not None:
+            pool = self.pool_last
+        if self.bn_eps is not None:
+            eps = self.bn_eps
+        return int(blocks), int(pad), bool(pool), float(eps)
+
+    def _check(self) -> None:
+        if self.unroll not in ("partial", "full"):
+            raise ValueError(f"unroll must be 'partial' or 'full', got {self.unroll!r}")
+        if self.negatives not in ("batch", "neighbours"):
+            raise ValueError(f"negatives must be 'batch' or 'neighbours', got {self.negatives!r}")
+        if self.unroll == "partial" and not 0 < self.eta <= 1:
+            raise ValueError(f"eta must be in (0, 1], got {self.eta}")
+
+    def _engine(self, feats: np.ndarray, labels: np.ndarray | None) -> GDLAgglomeration:
+        graph = build_graph(
+            feats, self.K_s, self.a, device=self._device, block_size=self.knn_block_size
+        )
+        if labels is None:
+            labels = initial_clusters(graph.indices)
+        return GDLAgglomeration(
+            graph, labels, K_c=self.K_c, lam=self.lam, plain_from=self.plain_from, features=feats
+        )
+
+    def _period_merges(self, engine: GDLAgglomeration) -> None:
+        """The zero-affinity step, then this period's merges."""
+        K = self.n_clusters
+        if self.isolated_factor and engine.n_clusters > self.isolated_factor * K:
+            engine.merge_isolated()
+        m = engine.n_clusters
+        steps = m - K if self.unroll == "full" else min(math.ceil(self.eta * m), m - K)
+        if steps > 0:
+            engine.run(n_merges=steps, progress=self.verbose)
+
+    @torch.no_grad()
+    def _features(self, module: nn.Module, images: torch.Tensor) -> np.ndarray:
+        module.eval()
+        return batched(module, images, batch_size=self.batch_size).cpu().numpy()
+
+    # -- training ----------------------------------------------------------------------------
+    def _train(
+        self,
+        module: nn.Module,
+        opt: torch.optim.Optimizer,
+        images: torch.Tensor,
+        labels: np.ndarray,
+        neighbours: np.ndarray | None,
+        gen: torch.Generator,
+        period: int,
+    ) -> tuple[float, int]:
+        n = images.shape[0]
+        y_all = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+        nb_all = torch.from_numpy(neighbours) if neighbours is not None else None
+        losses: list[float] = []
+        n_trip = 0
+        module.train()
+        bar = tqdm(
+            range(self.epochs_per_period),
+            desc=f"JULE period {period}",
+            disable=not self.verbose,
+            mininterval=1.0,
+        )
+        for _epoch in bar:
+            for idx in minibatches(n, self.batch_size, gen):
+                lr = self.lr * (1.0 + self.lr_gamma * self._iter) ** (-self.lr_power)
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                self._iter += 1
+                y = y_all[idx]
+                allowed = None
+                if nb_all is not None:
+                    allowed = (nb_all[y][:, :, None] == y[None, None, :]).any(1)
+                a, p, neg = sample_triplets(y, self.n_negatives, gen, allowed)
+                x = images[idx.to(images.device)]
+                if a.numel() == 0:
+                    with torch.no_grad():
+                        module(x)  # batch-norm statistics, as a forward pass in the code
+                    continue
+                dev = images.device
+                f = module(x)
+                loss = weighted_triplet_loss(
+                    f, a.to(dev), p.to(dev), neg.to(dev), self.gamma, self.margin
+                )
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                losses.append(float(loss.detach()))
+                n_trip += int(a.numel())
+            if losses:
+                bar.set_postfix(loss=f"{np.mean(losses):.4f}")
+        bar.close()
+        return (float(np.mean(losses)) if losses else float("nan")), n_trip
+
+    # -- fit ---------------------------------------------------------------------------------
+    def fit(self, X: np.ndarray, y: Any = None) -> JULE:
+        self._check()
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        n, d = X.shape
+        shape = self._shape(d)
+        blocks, pad, pool, eps = self._architecture()
+        self._device = resolve_device(self.device)
+        gen = seed_everything(self.random_state)
+        module = JuleCNN(shape, blocks, pad, pool, eps, self.n_filters, self.embedding_dim)
+        init_gen = torch.Generator().manual_seed(self.random_state)
+        with torch.no_grad():
+            for mod in module.modules():
+                if isinstance(mod, (nn.Conv2d, nn.Linear)):
+                    mod.weight.normal_(0.0, self.init_std, generator=init_gen)
+                    mod.bias.zero_()
+        module = module.to(self._device)
+        opt = torch.optim.SGD(
+            module.parameters(), lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay
+        )
+        images = as_tensor(X, self._device).view(n, *shape)
+        self._iter = 0
+        K = self.n_clusters
+        self.history_: list[dict[str, Any]] = []
+
+        # period 0: 1-NN clusters of the L2-normalised pixels (merged to K at once for "full")
+        pixels = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+        engine = self._engine(pixels, None)
+        self.n_initial_clusters_ = engine.n_clusters
+        if engine.n_clusters < K:
+            log.warning(
+                "only %d initial clusters for %d wanted: JULE only merges, so fewer "
+                "clusters than n_clusters will be returned",
+                engine.n_clusters,
+                K,
+            )
+        if self.unroll == "full":
+            self._period_merges(engine)
+        period = 0
+        while True:
+            labels = engine.labels_
+            m = engine.n_clusters
+            if period > 0 and m <= K:
+                entry = dict(period=period, n_clusters=m, loss=float("nan"), n_triplets=0)
+                self.history_.append({**entry, "trained": False})
+                break
+            neighbours = engine.top_affinities()[1] if self.negatives == "neighbours" else None
+            loss, n_trip = self._train(module, opt, images, labels, neighbours, gen, period)
+            self.history_.append(
+                dict(period=period, n_clusters=m, loss=loss, n_triplets=n_trip, trained=True)
+            )
+            log.info("JULE period %d: %d clusters, loss %.4f", period, m, loss)
+            if self.unroll == "full" or m <= K:
+                break
+            period += 1
+            engine = self._engine(self._features(module, images), labels)
+            self._period_merges(engine)
+
+        # final: the whole agglomeration again on the learned features, without training
+        feats = self._features(module, images)
+        engine = self._engine(feats, None)
+        if self.unroll == "full":
+            self._period_merges(engine)
+        else:
+            agglomerate(
+                engine,
+                K,
+                eta=self.eta,
+                isolated_factor=self.isolated_factor,
+                progress=self.verbose,
+            )
+        self.labels_ = engine.labels_
+        self.embedding_ = feats
+        self.module_ = module
+        self._shape_ = shape
+        log.info("JULE: %d clusters after the final re-clustering", engine.n_clusters)
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """CNN features (n, embedding_dim) of new images."""
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        images = as_tensor(X, self._device).view(X.shape[0], *self._shape_)
+        return self._features(self.module_, images)

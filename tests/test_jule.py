@@ -1,0 +1,169 @@
+"""JULE: its CNN presets, triplet sampling and loss, and tiny fits on 8x8 digits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+
+from mmclust.methods.jule import (
+    ARCHITECTURES,
+    JULE,
+    JuleCNN,
+    sample_triplets,
+    weighted_triplet_loss,
+)
+from mmclust.metrics import nmi
+
+torch.set_num_threads(1)
+
+FIT = dict(n_clusters=10, arch="usps", epochs_per_period=1, device="cpu", verbose=False)
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    X, y = load_digits(return_X_y=True)
+    return (X[:300] / 16.0).astype(np.float32), y[:300]
+
+
+@pytest.fixture(scope="module")
+def fitted_pair(digits):
+    X = digits[0]
+    return JULE(**FIT, random_state=3).fit(X), JULE(**FIT, random_state=3).fit(X)
+
+
+# -- triplets -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_triplets_pair_within_and_negatives_across_clusters(seed):
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 6, (40,), generator=g)
+    a, p, n = sample_triplets(labels, 7, g)
+    assert a.numel() > 0 and a.shape == p.shape == n.shape
+    assert (a != p).all() and (a < p).all()
+    assert (labels[a] == labels[p]).all()
+    assert (labels[n] != labels[a]).all() and (n != a).all() and (n != p).all()
+    # every within-cluster pair appears, each with min(7, #other-cluster samples) distinct negatives
+    pairs = {}
+    for i, j, k in zip(a.tolist(), p.tolist(), n.tolist(), strict=True):
+        pairs.setdefault((i, j), []).append(k)
+    same = [(i, j) for i in range(40) for j in range(i + 1, 40) if labels[i] == labels[j]]
+    assert sorted(pairs) == same
+    for (i, _), negs in pairs.items():
+        assert len(set(negs)) == len(negs) == min(7, int((labels != labels[i]).sum()))
+
+
+def test_triplets_respect_allowed_negatives_and_handle_no_pairs():
+    labels = torch.tensor([0, 0, 1, 1, 2, 2, 3])
+    allowed = torch.zeros(7, 7, dtype=torch.bool)
+    allowed[:, 4:6] = True  # only cluster 2 may give negatives
+    a, p, n = sample_triplets(labels, 20, torch.Generator().manual_seed(0), allowed)
+    assert set(n.tolist()) <= {4, 5}
+    assert (labels[n] != labels[a]).all()  # the pair (4, 5) itself gets no negative
+    assert sorted(set(zip(a.tolist(), p.tolist(), strict=True))) == [(0, 1), (2, 3)]
+    a, p, n = sample_triplets(torch.arange(5), 20)
+    assert a.numel() == p.numel() == n.numel() == 0
+
+
+def test_weighted_triplet_loss_by_hand():
+    f = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [1.0, 0.0]])
+    a, p, n = torch.tensor([0, 0]), torch.tensor([1, 3]), torch.tensor([2, 1])
+    # triplet 1: γ·2 - 4 + 0.2; triplet 2: γ·0 - 2 + 0.2 -> clipped to 0
+    assert float(weighted_triplet_loss(f, a, p, n, gamma=1.0, margin=0.2)) == pytest.approx(0.0)
+    assert float(weighted_triplet_loss(f, a, p, n, gamma=2.0, margin=0.2)) == pytest.approx(0.1)
+    assert float(weighted_triplet_loss(f, a, p, n, gamma=2.5, margin=0.2)) == pytest.approx(0.6)
+
+
+# -- the CNN ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("arch", "shape", "flat"),
+    [
+        ("mnist", (1, 28, 28), 3200),
+        ("usps", (1, 16, 16), 1800),
+        ("coil20", (1, 128, 128), 1250),
+        ("umist", (1, 112, 92), 8400),
+        ("frgc", (3, 32, 32), 1250),
+        ("ytf", (3, 55, 55), 6050),
+    ],
+)
+def test_cnn_presets_match_the_papers_sizes(arch, shape, flat):
+    net = JuleCNN(shape, *ARCHITECTURES[arch]).eval()
+    assert net.head.in_features == flat and net.head.out_features == 160
+    assert net.features[1].eps == (1.0 if arch in ("umist", "frgc", "ytf") else 1e-5)
+    with torch.no_grad():
+        out = net(torch.rand(2, *shape))
+    assert out.shape == (2, 160)
+    torch.testing.assert_close(out.norm(dim=1), torch.ones(2))
+
+
+def test_cnn_rejects_too_small_images():
+    with pytest.raises(ValueError, match="too small"):
+        JuleCNN((1, 8, 8), *ARCHITECTURES["mnist"])
+
+
+# -- fits ---------------------------------------------------------------------------------
+
+
+def test_tiny_fit_returns_k_clusters(fitted_pair, digits):
+    model, _ = fitted_pair
+    X, y = digits
+    assert model.labels_.shape == (300,)
+    assert np.unique(model.labels_).size == 10
+    assert model.embedding_.shape == (300, 160) and model.embedding_.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(model.embedding_, axis=1), 1.0, rtol=1e-5)
+    assert model.n_initial_clusters_ > 10
+    h = model.history_
+    assert h[0]["period"] == 0 and h[0]["trained"]
+    assert h[0]["n_clusters"] == model.n_initial_clusters_
+    assert h[-1]["n_clusters"] == 10
+    assert all(e["n_triplets"] > 0 for e in h if e["trained"])
+    assert nmi(y, model.labels_) > 0.5  # checked here only; fit never reads y
+    np.testing.assert_allclose(model.transform(X), model.embedding_, rtol=1e-5, atol=1e-6)
+
+
+def test_fit_is_deterministic_and_ignores_y(fitted_pair, digits):
+    a, b = fitted_pair
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.embedding_, b.embedding_)
+    c = JULE(**FIT, random_state=3).fit(digits[0], y=np.zeros(300))
+    np.testing.assert_array_equal(a.labels_, c.labels_)
+
+
+@pytest.mark.parametrize(("unroll", "negatives"), [("full", "batch"), ("partial", "neighbours")])
+def test_variants_run(digits, unroll, negatives):
+    params = {**FIT, "unroll": unroll, "negatives": negatives, "eta": 0.5}
+    model = JULE(**params).fit(digits[0])
+    assert np.unique(model.labels_).size == 10
+    if unroll == "full":
+        assert len(model.history_) == 1 and model.history_[0]["n_clusters"] == 10
+    else:
+        assert len(model.history_) >= 2
+
+
+def test_image_shape_is_inferred_or_checked(digits):
+    X = digits[0]
+    with pytest.raises(ValueError, match="image_shape"):
+        JULE(**FIT).fit(X[:, :60])
+    with pytest.raises(ValueError, match="image_shape"):
+        JULE(**{**FIT, "image_shape": (1, 7, 7)}).fit(X)
+    with pytest.raises(ValueError, match="unknown arch"):
+        JULE(**{**FIT, "arch": "imagenet"}).fit(X)
+    explicit = JULE(**{**FIT, "arch": None, "n_blocks": 1, "padding": 2, "image_shape": (1, 8, 8)})
+    assert explicit.fit(X).embedding_.shape == (300, 160)
+
+
+def test_params_and_clone():
+    est = JULE(n_clusters=20, arch="umist", eta=0.2, gamma=2.0, image_shape=(1, 112, 92))
+    got = est.get_params()
+    assert got["eta"] == 0.2 and got["gamma"] == 2.0 and got["image_shape"] == (1, 112, 92)
+    assert clone(est).get_params() == got
+    d = JULE()
+    assert (d.K_s, d.a, d.K_c, d.lam, d.eta, d.margin, d.gamma) == (20, 1.0, 5, 1.0, 0.9, 0.2, 1.0)
+    assert (d.batch_size, d.lr, d.momentum, d.weight_decay, d.epochs_per_period) == (
+        100, 0.01, 0.9, 5e-5, 20,
+    )  # fmt: skip
