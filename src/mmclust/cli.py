@@ -120,6 +120,11 @@ def cmd_features(a: argparse.Namespace) -> None:
         fs = build_input(
             ds, spec["views"], spec.get("transform", "standardize"), spec.get("factor")
         )
+        if spec.get("pca_dim"):
+            from mmclust.features.reduce import pca_reduce
+
+            train = (ds.split == "train") & fs.mask if ds.split is not None else None
+            fs.X = pca_reduce(fs.X, fs.mask, int(spec["pca_dim"]), fit_rows=train, seed=0)
     fs.save(a.out)
     log.info("input %s: X %s, %d present", a.out, fs.X.shape, int(fs.mask.sum()))
 
@@ -131,7 +136,8 @@ def cmd_pretrain(a: argparse.Namespace) -> None:
 
     _set_threads(a.threads)
     fs = FeatureSet.load(a.features)
-    X = fs.X[fs.mask]
+    train = _train_rows(a.split_from, fs.X.shape[0])
+    X = fs.X[fs.mask if train is None else fs.mask & train]
     t0 = time.perf_counter()
     ae = DenoisingAutoencoder(**a.params, random_state=a.seed, device=a.device).fit(X)
     log.info(
@@ -140,6 +146,48 @@ def cmd_pretrain(a: argparse.Namespace) -> None:
     )  # fmt: skip
     save_npy(a.embedding, ae.transform(fs.X))
     ae.save(a.model)
+
+
+def _train_rows(data_file: str | None, n: int) -> Any:
+    """The training rows of a data set with a train/test split (None without one).
+
+    Only the ``split`` array of ``data.npz`` is read, never the classes.
+    """
+    if not data_file:
+        return None
+    import numpy as np
+
+    with np.load(data_file, allow_pickle=False) as z:
+        if "split" not in z.files:
+            return None
+        split = z["split"]
+    if split.shape != (n,):
+        raise SystemExit(f"{data_file}: split has {split.shape[0]} rows, the input {n}")
+    return split == "train"
+
+
+def _as_images(X: Any, meta: dict[str, Any]) -> tuple[Any, tuple[int, int, int]]:
+    """Rows of flattened images in channel-first order, and their (C, H, W).
+
+    The input must be the raw pixels of the data set's one image view (stored
+    (H, W) or (H, W, C), flattened in that order).
+    """
+    import numpy as np
+
+    shapes = [v["shape"] for v in meta["views"].values() if v["kind"] == "image"]
+    match = [s for s in shapes if int(np.prod(s)) == X.shape[1]]
+    if len(match) != 1:
+        raise SystemExit(
+            f"this method learns from images: give it the raw pixels of an image view "
+            f"(an input with views: [image] and no extractor); input width {X.shape[1]}, "
+            f"image views {shapes}"
+        )
+    shape = match[0]
+    if len(shape) == 2:
+        return X, (1, shape[0], shape[1])
+    h, w, c = shape
+    chw = X.reshape(-1, h, w, c).transpose(0, 3, 1, 2).reshape(X.shape[0], -1)
+    return np.ascontiguousarray(chw), (c, h, w)
 
 
 def cmd_cluster(a: argparse.Namespace) -> None:
@@ -168,9 +216,18 @@ def cmd_cluster(a: argparse.Namespace) -> None:
             raise SystemExit(f"method {name!r} takes one --autoencoder, got {len(aes)}")
         else:
             kwargs["autoencoder"] = aes[0]
-    if "device" in cls().get_params():
+    accepted = cls().get_params()
+    if "device" in accepted:
         kwargs["device"] = a.device
     fs = FeatureSet.load(a.features)
+    if "image_shape" in accepted:
+        fs.X, kwargs["image_shape"] = _as_images(fs.X, read_json(a.meta))
+    train = _train_rows(a.split_from, fs.X.shape[0])
+    if train is not None and not hasattr(cls, "predict"):
+        raise SystemExit(
+            f"the data set has a train/test split but {name!r} cannot assign samples it was "
+            "not fitted on (no predict): run it on a data set without a split"
+        )
     t0 = time.perf_counter()
     if multiview:
         if not fs.parts:
@@ -178,9 +235,15 @@ def cmd_cluster(a: argparse.Namespace) -> None:
                 f"method {name!r} is multi-view: give it a composite input "
                 "(inputs.<data set>.<name>: {combine: [image input, text input]})"
             )
-        model = cls(**params, **kwargs).fit(
-            list(fs.parts.values()), masks=list(fs.part_masks.values())
-        )
+        views, masks = list(fs.parts.values()), list(fs.part_masks.values())
+        model = cls(**params, **kwargs)
+        if train is None:
+            model.fit(views, masks=masks)
+            labels, embedding = model.labels_, model.embedding_
+        else:
+            model.fit([v[train] for v in views], masks=[m[train] for m in masks])
+            labels = model.predict(views, masks=masks)
+            embedding = model.transform(views, masks=masks)
     else:
         if not fs.mask.all():
             raise SystemExit(
@@ -188,17 +251,26 @@ def cmd_cluster(a: argparse.Namespace) -> None:
                 f"{name!r} needs complete data (use a multi-view method, or an input "
                 "whose views every sample has)"
             )
-        model = cls(**params, **kwargs).fit(fs.X)
+        model = cls(**params, **kwargs)
+        if train is None:
+            model.fit(fs.X)
+            labels, embedding = model.labels_, model.embedding_
+        else:
+            model.fit(fs.X[train])
+            labels = model.predict(fs.X)
+            embedding = model.transform(fs.X) if hasattr(model, "transform") else fs.X
     seconds = time.perf_counter() - t0
     out = Path(a.out)
-    save_npy(out / "embedding.npy", np.asarray(model.embedding_, dtype=np.float32))
+    save_npy(out / "embedding.npy", np.asarray(embedding, dtype=np.float32))
     info = {"estimator": name, "seed": a.seed, "fit_seconds": seconds}
+    if train is not None:
+        info["fitted_on"] = {"split": "train", "n": int(train.sum())}
     for attr in ("n_iter_", "stopped_early_", "inertia_"):
         if hasattr(model, attr):
             info[attr.rstrip("_")] = getattr(model, attr)
     write_json(out / "fit.json", info)
     # labels last: their presence marks a finished fit
-    save_npy(out / "labels.npy", np.asarray(model.labels_, dtype=np.int64))
+    save_npy(out / "labels.npy", np.asarray(labels, dtype=np.int64))
     log.info("%s fitted in %.1f s", name, seconds)
 
 
@@ -216,8 +288,14 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
             f"{a.labels} has {pred.shape[0]} predictions for {ds.n} samples of "
             f"{ds.name}: rerun the clustering job"
         )
-    scores = evaluate(ds.labels, pred)
-    record = {**a.run, **scores}
+    if ds.split is not None:
+        # the papers' protocol with a split: fitted on train, scored on test
+        test = ds.split == "test"
+        scores = evaluate(ds.labels[test], pred[test])
+        record = {**a.run, **scores, "scored_on": "test", "n_scored": int(test.sum())}
+    else:
+        scores = evaluate(ds.labels, pred)
+        record = {**a.run, **scores}
     if a.fit_info:
         record["fit_seconds"] = read_json(a.fit_info).get("fit_seconds")
     write_json(a.out, record)
@@ -312,6 +390,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, required=True)
     s.add_argument("--model", required=True)
     s.add_argument("--embedding", required=True)
+    s.add_argument(
+        "--split-from", help="the data set's data.npz: with a split, fit on the train rows only"
+    )
     s.add_argument("--device", default="auto")
     s.add_argument("--threads", type=int, default=1)
 
@@ -323,6 +404,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, required=True)
     s.add_argument(
         "--autoencoder", nargs="+", help="pretrained autoencoder(s) for deep methods, one per view"
+    )
+    s.add_argument(
+        "--split-from",
+        help="the data set's data.npz: with a train/test split, fit on train, predict all",
     )
     s.add_argument("--out", required=True, help="run folder")
     s.add_argument("--device", default="auto")

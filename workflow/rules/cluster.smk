@@ -28,4 +28,5 @@ rule cluster:
     shell:
         "python -m mmclust cluster --features {input.features} --meta {input.meta}"
         " --params {params.method:q} --seed {wildcards.seed} {params.autoencoder}"
+        " --split-from {input.data}"
         " --out {params.folder} --device {params.device} --threads {threads} 2> {log}"

@@ -399,6 +399,7 @@ def cluster_inputs(wildcards):
     out = {
         "features": features_path(ds, name),
         "meta": f"{dataset_dir(ds)}/meta.json",
+        "data": f"{dataset_dir(ds)}/data.npz",
     }
     if needs_pretraining(wildcards.method):
         if is_multiview(wildcards.method):

@@ -1,6 +1,7 @@
 rule pretrain_autoencoder:
     input:
-        "resources/features/{dataset}/{input}.npz",
+        features="resources/features/{dataset}/{input}.npz",
+        data="resources/datasets/{dataset}/data.npz",
     output:
         model="results/pretrain/{dataset}/{input}/seed{seed}/autoencoder.pt",
         embedding="results/pretrain/{dataset}/{input}/seed{seed}/embedding.npy",
@@ -19,6 +20,7 @@ rule pretrain_autoencoder:
         settings=lambda w: to_json(pretrain_settings(w.dataset)),
         device=config["device"],
     shell:
-        "python -m mmclust pretrain --features {input} --params {params.settings:q}"
+        "python -m mmclust pretrain --features {input.features} --params {params.settings:q}"
+        " --split-from {input.data}"
         " --seed {wildcards.seed} --model {output.model} --embedding {output.embedding}"
         " --device {params.device} --threads {threads} 2> {log}"

@@ -60,11 +60,30 @@ def tsne_figure(
         (axes[0], pred[idx], "predicted cluster", lambda c: f"cluster {c}"),
         (axes[1], ds.labels[idx], "true class", lambda c: names[c] if c < len(names) else str(c)),
     ]
+    # mixed-modal data: mark each point by the modality it came from
+    mixed = ds.meta.get("mixed_modal")
+    modality = None
+    if mixed:
+        first = mixed["views"][0]
+        modality = np.where(ds.masks[first][idx], 0, 1)
+    markers = ("o", "^")
     for ax, lab, what, name in panels:
         for c in np.unique(lab):
             sel = lab == c
-            ax.scatter(xy[sel, 0], xy[sel, 1], s=4, color=cmap(int(c) % cmap.N), label=name(int(c)))
-        ax.set_title(f"coloured by {what}")
+            colour = cmap(int(c) % cmap.N)
+            if modality is None:
+                ax.scatter(xy[sel, 0], xy[sel, 1], s=4, color=colour, label=name(int(c)))
+                continue
+            for mod in (0, 1):
+                part = sel & (modality == mod)
+                ax.scatter(
+                    xy[part, 0], xy[part, 1], s=6, marker=markers[mod], color=colour,
+                    label=name(int(c)) if mod == 0 else None,
+                )  # fmt: skip
+        if modality is not None:
+            for mod in (0, 1):
+                ax.scatter([], [], marker=markers[mod], color="grey", label=mixed["views"][mod])
+        ax.set_title(f"coloured by {what}" + (", marked by modality" if mixed else ""))
         ax.set_xticks([])
         ax.set_yticks([])
         ax.legend(

@@ -62,7 +62,12 @@ def summarise(runs: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
     paper = _paper_values(spec.get("paper"))
     if paper is not None:
         on = ["dataset", "input", "method", "metric"] if "input" in paper else PAPER_KEYS
-        out = out.merge(paper, on=on, how="left")
+        # a method may be called differently in the paper file (paper_names)
+        aliases = spec.get("paper_names", {})
+        out["_paper_method"] = [aliases.get(m, m) for m in out["method"]]
+        paper = paper.rename(columns={"method": "_paper_method"})
+        on = ["_paper_method" if k == "method" else k for k in on]
+        out = out.merge(paper, on=on, how="left").drop(columns="_paper_method")
         out["diff"] = out["mean"] - out["paper"]
     else:
         out["paper"] = np.nan
