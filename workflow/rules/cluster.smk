@@ -17,7 +17,7 @@ rule cluster:
         runtime=lambda w: job_resource(method_kind(w), "runtime"),
         gpu=lambda w: job_resource(method_kind(w), "gpu"),
     params:
-        method=lambda w: to_json(config["methods"][w.method]),
+        method=lambda w: to_json(method_settings(w.method, w.dataset)),
         autoencoder=lambda w, input: (
             "--autoencoder " + " ".join(input.autoencoder)
             if "autoencoder" in input.keys()

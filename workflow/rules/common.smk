@@ -55,6 +55,22 @@ def check_config():
             method_registry.check_params(spec["estimator"], spec, f"methods.{name}")
         except method_registry.MethodConfigError as err:
             raise ConfigError(str(err)) from None
+    for ds, per_method in config["method_overrides"].items():
+        if ds not in datasets:
+            raise ConfigError(
+                f"method_overrides.{ds}: no data set {ds!r} in 'datasets'"
+            )
+        for m, spec in per_method.items():
+            if m not in methods:
+                raise ConfigError(
+                    f"method_overrides.{ds}.{m}: no method {m!r} in 'methods'"
+                )
+            try:
+                merged = {**methods[m], **spec}
+                where = f"method_overrides.{ds}.{m}"
+                method_registry.check_params(merged["estimator"], merged, where)
+            except method_registry.MethodConfigError as err:
+                raise ConfigError(str(err)) from None
     for ds in inputs:
         if ds not in datasets:
             raise ConfigError(f"inputs.{ds}: no data set {ds!r} in 'datasets'")
@@ -111,6 +127,10 @@ def check_config():
                 raise ConfigError(
                     f"{where}.tsne[{i}].seed: {fig['seed']} is not in its seeds"
                 )
+
+
+# sweep-point method name -> (the method it varies, the parameter it sets)
+SWEPT_METHODS = {}
 
 
 def _value_tag(value):
@@ -174,6 +194,7 @@ def expand_sweeps():
                         )
                         methods.append(f"{m}.{param}-{_value_tag(value)}")
                         config["methods"][methods[-1]] = swept
+                        SWEPT_METHODS[methods[-1]] = (m, param)
                         label = exp["labels"].get(m, m)
                         exp["labels"][methods[-1]] = f"{label} ({param} = {value:g})"
                 runs.append(
@@ -194,6 +215,30 @@ def expand_sweeps():
                     )
         exp["runs"] = runs
         exp["points"] = points
+
+
+def method_settings(method, dataset):
+    """A method's config entry with the data set's ``method_overrides`` merged in.
+
+    A derived or mixed-modal data set without overrides of its own takes those of
+    the data set it comes from.
+    """
+    overrides = config["method_overrides"]
+    key = dataset
+    while key not in overrides:
+        spec = config["datasets"][key]
+        base = spec.get("derived_from") or spec.get("mixed_from")
+        if base is None:
+            break
+        key = base
+    if method in SWEPT_METHODS:  # a sweep point: its base's settings, one value changed
+        base, param = SWEPT_METHODS[method]
+        merged = method_settings(base, dataset)
+        merged[param] = config["methods"][method][param]
+        return merged
+    merged = dict(config["methods"][method])
+    merged.update(overrides.get(key, {}).get(method, {}))
+    return merged
 
 
 def check_method(spec, where):
