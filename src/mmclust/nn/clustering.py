@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -45,5 +47,4 @@ def uniform_kl(q: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     cluster: it penalises the non-uniform cluster usage of trivial solutions.
     """
     f = q.mean(dim=0)
-    k = q.shape[1]
-    return (f * (torch.log(f + eps) + torch.log(torch.tensor(float(k))))).sum()
+    return (f * (torch.log(f + eps) + math.log(q.shape[1]))).sum()
