@@ -82,7 +82,9 @@ def tsne_figure(
                 )  # fmt: skip
         if modality is not None:
             for mod in (0, 1):
-                ax.scatter([], [], s=6, marker=markers[mod], color="grey", label=mixed["views"][mod])
+                ax.scatter(
+                    [], [], s=6, marker=markers[mod], color="grey", label=mixed["views"][mod]
+                )
         ax.set_title(f"coloured by {what}" + (", marked by modality" if mixed else ""))
         ax.set_xticks([])
         ax.set_yticks([])
