@@ -99,6 +99,14 @@ def cmd_features(a: argparse.Namespace) -> None:
         fs.save(a.out)
         log.info("composite input %s: X %s, %d present", a.out, fs.X.shape, int(fs.mask.sum()))
         return
+    if a.embedding:
+        import numpy as np
+
+        emb = np.load(a.embedding)
+        fs = FeatureSet(X=np.ascontiguousarray(emb, dtype=np.float32), mask=np.ones(len(emb), bool))
+        fs.save(a.out)
+        log.info("input %s: the representation %s, %s", a.out, a.embedding, emb.shape)
+        return
     if a.derive is not None:
         from mmclust.features.combine import derive_input
 
@@ -375,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dataset", help="prepared data-set folder")
     s.add_argument("--spec", type=_json, required=True, help="the input's config entry")
     s.add_argument("--parts", nargs="+", help="a composite input's part files, in order")
+    s.add_argument("--embedding", help="a run's embedding.npy, used as the input (from_run)")
     s.add_argument(
         "--derive", type=_json, help="a derived data set's config entry: restrict --base-features"
     )

@@ -80,6 +80,12 @@ def check_config():
             raise ConfigError(f"datasets.{ds}.mixed_from: no data set {base!r}")
     for ds, specs in inputs.items():
         for name, spec in specs.items():
+            run = spec.get("from_run")
+            if run and (run["input"] not in specs or run["method"] not in methods):
+                raise ConfigError(
+                    f"inputs.{ds}.{name}.from_run: data set {ds!r} needs an input "
+                    f"{run['input']!r} and a method {run['method']!r}"
+                )
             for part in spec.get("combine", []):
                 if part not in specs:
                     raise ConfigError(
@@ -192,7 +198,8 @@ def expand_sweeps():
                         check_method(
                             swept, f"{where} ({param} = {value} of method {m!r})"
                         )
-                        methods.append(f"{m}.{param}-{_value_tag(value)}")
+                        tag = param.replace("_", "-")  # names hold no underscores
+                        methods.append(f"{m}.{tag}-{_value_tag(value)}")
                         config["methods"][methods[-1]] = swept
                         SWEPT_METHODS[methods[-1]] = (m, param)
                         label = exp["labels"].get(m, m)
@@ -380,6 +387,11 @@ def feature_inputs(wildcards):
     spec = config["inputs"][ds][name]
     if "combine" in spec:
         return {"parts": [features_path(ds, p) for p in spec["combine"]]}
+    if "from_run" in spec:
+        run = spec["from_run"]
+        return {
+            "embedding": f"{run_dir(ds, run['input'], run['method'], run['seed'])}/embedding.npy"
+        }
     if is_derived(ds):
         base = config["datasets"][ds]["derived_from"]
         return {
@@ -396,6 +408,8 @@ def feature_flags(wildcards, input):
     ds = wildcards.dataset
     if "parts" in input.keys():
         return "--parts " + " ".join(input.parts)
+    if "embedding" in input.keys():
+        return f"--embedding {input.embedding}"
     if "base_features" in input.keys():
         derive = shlex.quote(to_json(config["datasets"][ds]))
         return (
