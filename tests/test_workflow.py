@@ -184,8 +184,10 @@ def test_jecl_tables_and_sweeps(tiny_run: Path) -> None:
     meta = json.loads(
         (tiny_run / "resources/datasets/captioned.missing-text-0.5/meta.json").read_text()
     )
-    n = meta["n"]
-    assert meta["views"]["text"]["present"] == n - n // 2 and meta["views"]["image"]["present"] == n
+    base = json.loads((tiny_run / "resources/datasets/captioned/meta.json").read_text())
+    had = base["views"]["text"]["present"]
+    assert meta["views"]["text"]["present"] == had - int(0.5 * had + 0.5)
+    assert meta["views"]["image"]["present"] == meta["n"] == base["n"]
     # the image autoencoder is the base data set's: removing captions does not change it
     pre = tiny_run / "results/pretrain"
     assert not (pre / "captioned.missing-text-0.5/efficientnet").exists()
@@ -270,12 +272,18 @@ def test_report_lists_every_table_and_figure(tiny_run: Path) -> None:
     res = snakemake(tiny_run, "--configfile", str(TINY), "--report", str(report))
     assert res.returncode == 0, res.stderr[-3000:]
     html = report.read_text()
+    cfg = tiny_config()
     outputs = [
-        *(tiny_run / "results/tables").glob("tiny.*"),
+        *(tiny_run / "results/tables").glob("tiny*.[cmt][sde]*"),
         *(tiny_run / "results/figures").glob("*.png"),
     ]
-    assert len(outputs) == 4
-    for path in outputs:
+    tables = [p for p in outputs if p.suffix in (".csv", ".md", ".tex") and "_" not in p.name]
+    assert len(tables) == 3 * len(cfg["experiments"])
+    n_figures = sum(
+        len(e.get("tsne", [])) + bool(e.get("sweep")) for e in cfg["experiments"].values()
+    )
+    assert len(outputs) - len(tables) >= n_figures
+    for path in [*tables, *(tiny_run / "results/figures").glob("*.png")]:
         assert path.name in html, path.name
     assert "Shared baselines" in html  # the experiment's report category
     assert "Tiny end-to-end check." in html  # the table caption renders the config
@@ -285,7 +293,10 @@ def test_given_config_replaces_the_default(tmp_path: Path) -> None:
     """--configfile replaces config/config.yaml instead of being merged into it."""
     jobs = planned_jobs(tmp_path, "--configfile", str(TINY))
     datasets = {wc["dataset"] for _, wc in jobs if "dataset" in wc}
-    assert datasets == set(tiny_config()["datasets"])
+    configured = set(tiny_config()["datasets"])
+    # besides the configured data sets, only the sweep points derived from them
+    assert {d for d in datasets if "." not in d} == configured
+    assert all(d.split(".")[0] in configured for d in datasets)
     assert not [r for r, _ in jobs if r == "download_raw"]
 
 
@@ -295,4 +306,7 @@ def test_default_config_plans_every_download_and_feature(tmp_path: Path) -> None
     raws = {wc["raw"] for r, wc in jobs if r == "download_raw"}
     assert raws == {d["raw"] for d in cfg["datasets"].values() if "raw" in d}
     features = {(wc["dataset"], wc["input"]) for r, wc in jobs if r == "build_input"}
-    assert features == {(d, i) for d, inputs in cfg["inputs"].items() for i in inputs}
+    configured = {(d, i) for d, inputs in cfg["inputs"].items() for i in inputs}
+    assert {(d, i) for d, i in features if "." not in d} == configured
+    # the sweeps' derived data sets restrict the base data set's inputs
+    assert all((d.split(".")[0], i) in configured for d, i in features)
