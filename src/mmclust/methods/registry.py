@@ -23,6 +23,15 @@ ESTIMATORS: dict[str, str] = {
     "dec": "mmclust.methods.dec:DEC",
     "idec": "mmclust.methods.dec:IDEC",
     "jecl": "mmclust.methods.jecl:JECL",
+    # the multi-view and incomplete-view baselines of the JECL table
+    "vse": "mmclust.methods.vse:VSE",
+    "dcca": "mmclust.methods.dcca:DCCA",
+    "ccal": "mmclust.methods.ccal:CCAL",
+    "bmvc": "mmclust.methods.bmvc:BMVC",
+    "mlrssc": "mmclust.methods.lrssc:MultiViewLRSSC",
+    "dmf-mvc": "mmclust.methods.dmf_mvc:DMFMVC",
+    "pic": "mmclust.methods.pic:PIC",
+    "daimc": "mmclust.methods.daimc:DAIMC",
     # DM2C and the deep baselines of its tables
     "dm2c": "mmclust.methods.dm2c:DM2C",
     "dkm": "mmclust.methods.deep_baselines:DKM",
@@ -45,7 +54,9 @@ ESTIMATORS: dict[str, str] = {
 # fine-tune the shared pretrained autoencoder(s) of their input (or its parts)
 PRETRAINED = frozenset({"dec", "idec", "jecl", "dkm", "dcn"})
 # fit takes the parts of a composite input, one per view, with their masks
-MULTIVIEW = frozenset({"jecl", "dm2c"})
+MULTIVIEW = frozenset(
+    {"jecl", "dm2c", "vse", "dcca", "ccal", "bmvc", "mlrssc", "dmf-mvc", "pic", "daimc"}
+)
 # set by the workflow, never by the config
 RESERVED = frozenset(
     {"n_clusters", "random_state", "device", "verbose", "autoencoder", "autoencoders",

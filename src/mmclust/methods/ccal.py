@@ -1,0 +1,215 @@
+"""CCAL-L_rank: a CCA projection layer trained with a pairwise ranking loss, then k-means.
+
+Dorfer, Schlüter, Vall, Korzeniowski & Widmer, "End-to-end cross-modality
+retrieval with CCA projections and pairwise ranking loss", International
+Journal of Multimedia Information Retrieval 7 (2018).  The JECL table's
+"CCAL-L_rank + KM" row.
+
+Model
+    Two networks f1, f2 map the views to o-dimensional outputs.  The CCA
+    layer computes, on each training mini-batch, the regularised covariances
+    of the outputs, T = S11^-1/2 S12 S22^-1/2 = U D V', and the projections
+    A = S11^-1/2 U, B = S22^-1/2 V (:func:`cca_layer`, i.e.
+    :func:`mmclust.methods.dcca.linear_cca`); the projected codes
+    (h1 - mean1) A and (h2 - mean2) B are L2-normalised and scored by their
+    cosine.  The loss is the pairwise ranking loss of VSE
+    (:func:`mmclust.methods.vse.ranking_loss`) on those scores; gradients
+    flow through the CCA projections (eigendecompositions and SVD), which is
+    the paper's point: the network is trained for the retrieval it is used
+    for, not for correlation alone.
+
+Choices the paper leaves open here (each a parameter)
+    * Architecture: the paper's networks are task-specific (image and text
+      encoders); on fixed features the default is one hidden layer of 1024
+      ReLU units and o = 128 outputs per view.
+    * The CCA layer needs large mini-batches for stable covariances; default
+      1000 pairs, ridge r1 = r2 = 1e-3, margin 0.2 summed over the negatives
+      of the batch, Adam with learning rate 1e-3, 50 epochs.  A trailing
+      mini-batch of fewer than o/4 pairs is skipped.
+    * After training the projections are recomputed once on all training
+      pairs (no gradient), the choice of the paper for test time.
+      ``embedding_`` is the concatenation of the two normalised projected
+      codes (2 x o columns).  A sample missing a view gets rho times the
+      other view's projected code (rho the canonical correlations) before
+      normalisation, which no paper specifies.
+    * k-means++ with ``kmeans_n_init`` restarts on ``embedding_``.
+
+No label is ever read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClusterMixin
+from torch import nn
+
+from mmclust.methods._multiview_common import (
+    complete_pairs,
+    kmeans_labels,
+    make_mlp,
+    train_minibatches,
+)
+from mmclust.methods.base import MultiViewMixin, check_views
+from mmclust.methods.dcca import canonical_embedding, fit_projections, linear_cca
+from mmclust.methods.vse import _TwoBranch, ranking_loss
+from mmclust.nn.utils import as_tensor, resolve_device, seed_everything
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CCAL", "cca_layer"]
+
+
+def cca_layer(
+    h1: torch.Tensor, h2: torch.Tensor, r1: float, r2: float, n_components: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """CCA projections of a batch computed on that batch: (p1, p2, correlations).
+
+    p1 = (h1 - mean1) A and p2 = (h2 - mean2) B with A, B from
+    :func:`~mmclust.methods.dcca.linear_cca`: their regularised covariances
+    are the identity and their cross-covariance is diag(correlations).
+    """
+    a, b, d, m1, m2 = linear_cca(h1, h2, r1, r2, n_components)
+    return (h1 - m1) @ a, (h2 - m2) @ b, d
+
+
+class CCAL(MultiViewMixin, ClusterMixin, BaseEstimator):
+    """CCA layer + pairwise ranking loss (CCAL-L_rank) followed by k-means.
+
+    Parameters
+    ----------
+    n_clusters : int, default 10
+    hidden_dims : sequence of int, default (1024,)
+    out_dim : int, default 128
+    activation : {"relu", "tanh", "sigmoid", "cuberoot"}, default "relu"
+    r1, r2 : float, default 1e-3
+        Ridge of the CCA layer's covariances.
+    n_components : int or None, default None
+        Canonical dimensions kept (None: ``out_dim``).
+    margin : float, default 0.2
+    negatives : {"sum", "max"}, default "sum"
+    lr : float, default 1e-3
+    batch_size : int, default 1000
+    max_epochs : int, default 50
+    grad_clip : float or None, default None
+    kmeans_n_init : int, default 20
+    random_state : int, default 0
+    device : str, default "auto"
+    verbose : bool, default True
+
+    Attributes
+    ----------
+    labels_, embedding_ (n, 2 * n_components), cluster_centers_,
+    correlations_, projections_ (A, B, correlations, mean1, mean2),
+    history_ (mean loss per epoch), module_
+    """
+
+    def __init__(
+        self,
+        n_clusters: int = 10,
+        hidden_dims: Sequence[int] = (1024,),
+        out_dim: int = 128,
+        activation: str = "relu",
+        r1: float = 1e-3,
+        r2: float = 1e-3,
+        n_components: int | None = None,
+        margin: float = 0.2,
+        negatives: str = "sum",
+        lr: float = 1e-3,
+        batch_size: int = 1000,
+        max_epochs: int = 50,
+        grad_clip: float | None = None,
+        kmeans_n_init: int = 20,
+        random_state: int = 0,
+        device: str = "auto",
+        verbose: bool = True,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.hidden_dims = hidden_dims
+        self.out_dim = out_dim
+        self.activation = activation
+        self.r1 = r1
+        self.r2 = r2
+        self.n_components = n_components
+        self.margin = margin
+        self.negatives = negatives
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.grad_clip = grad_clip
+        self.kmeans_n_init = kmeans_n_init
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    def _loss(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        p1, p2, _ = cca_layer(
+            self.module_.branch1(a), self.module_.branch2(b), self.r1, self.r2, self.n_components
+        )
+        scores = nn.functional.normalize(p1, dim=1) @ nn.functional.normalize(p2, dim=1).T
+        return ranking_loss(scores, self.margin, self.negatives)
+
+    def fit(
+        self, views: Sequence[np.ndarray], y: Any = None, masks: Sequence[np.ndarray] | None = None
+    ) -> CCAL:
+        views, masks = check_views(views, masks, n_views=2)
+        if self.negatives not in ("sum", "max"):
+            raise ValueError(f"unknown negatives {self.negatives!r}; use 'sum' or 'max'")
+        device = resolve_device(self.device)
+        gen = seed_everything(self.random_state)
+        both = complete_pairs(masks)
+        self.module_ = _TwoBranch(
+            make_mlp(views[0].shape[1], self.hidden_dims, self.out_dim, self.activation),
+            make_mlp(views[1].shape[1], self.hidden_dims, self.out_dim, self.activation),
+        ).to(device)
+        x1 = as_tensor(views[0][both], device)
+        x2 = as_tensor(views[1][both], device)
+        self.module_.train()
+        self.history_ = train_minibatches(
+            list(self.module_.parameters()),
+            self._loss,
+            x1,
+            x2,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            lr=self.lr,
+            generator=gen,
+            grad_clip=self.grad_clip,
+            verbose=self.verbose,
+            desc="CCAL",
+            min_batch=max(2, self.out_dim // 4),
+        )
+        self.module_.eval()
+        self.projections_ = fit_projections(
+            self.module_, x1, x2, self.r1, self.r2, self.n_components
+        )
+        self.correlations_ = self.projections_[2]
+        self.embedding_ = canonical_embedding(
+            views,
+            masks,
+            (self.module_.branch1, self.module_.branch2),
+            self.projections_,
+            device,
+            normalise=True,
+        )
+        self.labels_, self.cluster_centers_ = kmeans_labels(
+            self.embedding_, self.n_clusters, self.kmeans_n_init, self.random_state
+        )
+        return self
+
+    def transform(self, views: Sequence[np.ndarray], masks: Sequence[np.ndarray] | None = None):
+        """Normalised projected codes [p1, p2] of new samples."""
+        views, masks = check_views(views, masks, n_views=2)
+        device = next(self.module_.parameters()).device
+        return canonical_embedding(
+            views,
+            masks,
+            (self.module_.branch1, self.module_.branch2),
+            self.projections_,
+            device,
+            normalise=True,
+        )
