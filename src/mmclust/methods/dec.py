@@ -28,7 +28,7 @@ from sklearn.cluster import KMeans
 from torch import nn
 from tqdm.auto import tqdm
 
-from mmclust.nn.autoencoder import DenoisingAutoencoder
+from mmclust.nn.autoencoder import DenoisingAutoencoder, pretrain_autoencoder
 from mmclust.nn.clustering import kl_divergence, soft_assign, target_distribution
 from mmclust.nn.utils import (
     as_tensor,
@@ -129,11 +129,9 @@ class DEC(ClusterMixin, BaseEstimator):
         device = resolve_device(self.device)
         ae = self.autoencoder
         if ae is None:
-            params = dict(self.pretrain_params or {})
-            params.setdefault("random_state", self.random_state)
-            params.setdefault("device", self.device)
-            params.setdefault("verbose", self.verbose)
-            ae = DenoisingAutoencoder(**params).fit(X)
+            ae = pretrain_autoencoder(
+                X, self.pretrain_params, self.random_state, self.device, self.verbose
+            )
         module = _copy_module(ae.module_).to(device)
         gen = seed_everything(self.random_state)
         Xt = as_tensor(X, device)

@@ -81,7 +81,7 @@ from sklearn.neighbors import NearestNeighbors
 from torch import nn
 from tqdm.auto import tqdm
 
-from mmclust.nn.autoencoder import DenoisingAutoencoder
+from mmclust.nn.autoencoder import DenoisingAutoencoder, pretrain_autoencoder
 from mmclust.nn.utils import as_tensor, batched, minibatches, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
@@ -148,11 +148,7 @@ def _pretrained_module(
 ) -> nn.Module:
     """A private copy of the given autoencoder's network, or of one pretrained here."""
     if autoencoder is None:
-        params = dict(pretrain_params or {})
-        params.setdefault("random_state", random_state)
-        params.setdefault("device", device)
-        params.setdefault("verbose", verbose)
-        autoencoder = DenoisingAutoencoder(**params).fit(X)
+        autoencoder = pretrain_autoencoder(X, pretrain_params, random_state, device, verbose)
     return copy.deepcopy(autoencoder.module_)
 
 

@@ -73,7 +73,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from mmclust.methods.base import MultiViewMixin, check_views
-from mmclust.nn.autoencoder import DenoisingAutoencoder
+from mmclust.nn.autoencoder import DenoisingAutoencoder, pretrain_autoencoder
 from mmclust.nn.clustering import js_divergence, soft_assign, target_distribution, uniform_kl
 from mmclust.nn.utils import (
     as_tensor,
@@ -266,12 +266,11 @@ class JECL(MultiViewMixin, ClusterMixin, BaseEstimator):
     def _pretrained(self, views: list[np.ndarray], masks: list[np.ndarray]) -> list[nn.Module]:
         aes = self.autoencoders
         if aes is None:
-            params = dict(self.pretrain_params or {})
-            params.setdefault("random_state", self.random_state)
-            params.setdefault("device", self.device)
-            params.setdefault("verbose", self.verbose)
             aes = [
-                DenoisingAutoencoder(**params).fit(x[m]) for x, m in zip(views, masks, strict=True)
+                pretrain_autoencoder(
+                    x[m], self.pretrain_params, self.random_state, self.device, self.verbose
+                )
+                for x, m in zip(views, masks, strict=True)
             ]
         if len(aes) != 2:
             raise ValueError(f"JECL takes one autoencoder per view (2), got {len(aes)}")

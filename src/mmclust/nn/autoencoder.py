@@ -240,6 +240,25 @@ class DenoisingAutoencoder(TransformerMixin, BaseEstimator):
         return est
 
 
+def pretrain_autoencoder(
+    X: np.ndarray,
+    pretrain_params: dict[str, Any] | None,
+    random_state: int,
+    device: str,
+    verbose: bool,
+) -> DenoisingAutoencoder:
+    """Pretrain the autoencoder a deep method starts from when it is given none.
+
+    ``pretrain_params`` are :class:`DenoisingAutoencoder` parameters; the
+    method's seed, device and verbosity apply unless they set their own.
+    """
+    params = dict(pretrain_params or {})
+    params.setdefault("random_state", random_state)
+    params.setdefault("device", device)
+    params.setdefault("verbose", verbose)
+    return DenoisingAutoencoder(**params).fit(X)
+
+
 class _OneLayerAE(nn.Module):
     def __init__(self, enc: nn.Linear, dec: nn.Linear, inner_act: bool, outer_act: bool) -> None:
         super().__init__()
