@@ -232,6 +232,10 @@ def test_same_seed_same_metrics(tiny_run: Path, tmp_path: Path) -> None:
             r"tiny-gamma\.sweep \(n_clusters = 0 of method 'jecl'\)",
         ),
         (
+            lambda c: c["experiments"]["tiny-gamma"]["sweep"].update(values=[-1, 0.5]),
+            r"gamma = -1 of method 'jecl'\): -1 is less than the minimum of 0",
+        ),
+        (
             lambda c: c["inputs"]["mfeat"]["pair"].update(combine=["fou", "zer"]),
             r"inputs\.mfeat\.pair\.combine: data set 'mfeat' has no input 'zer'",
         ),

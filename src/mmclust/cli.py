@@ -204,7 +204,7 @@ def cmd_cluster(a: argparse.Namespace) -> None:
     from mmclust.features import FeatureSet
     from mmclust.io import read_json, save_npy, write_json
     from mmclust.methods import PRETRAINED
-    from mmclust.methods.registry import load
+    from mmclust.methods.registry import load, parameters
     from mmclust.nn import DenoisingAutoencoder
 
     _set_threads(a.threads)
@@ -224,7 +224,7 @@ def cmd_cluster(a: argparse.Namespace) -> None:
             raise SystemExit(f"method {name!r} takes one --autoencoder, got {len(aes)}")
         else:
             kwargs["autoencoder"] = aes[0]
-    accepted = cls().get_params()
+    accepted = parameters(name)
     if "device" in accepted:
         kwargs["device"] = a.device
     fs = FeatureSet.load(a.features)

@@ -47,14 +47,19 @@ def to_json(obj):
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
+def check_estimator_params(spec, where):
+    """A method entry's keys against its estimator's signature (ConfigError naming the key)."""
+    try:
+        method_registry.check_params(spec["estimator"], spec, where)
+    except method_registry.MethodConfigError as err:
+        raise ConfigError(str(err)) from None
+
+
 def check_config():
     """Cross-references the schema cannot express, each failing with the key."""
     datasets, inputs, methods = config["datasets"], config["inputs"], config["methods"]
     for name, spec in methods.items():
-        try:
-            method_registry.check_params(spec["estimator"], spec, f"methods.{name}")
-        except method_registry.MethodConfigError as err:
-            raise ConfigError(str(err)) from None
+        check_estimator_params(spec, f"methods.{name}")
     for ds, per_method in config["method_overrides"].items():
         if ds not in datasets:
             raise ConfigError(
@@ -65,12 +70,7 @@ def check_config():
                 raise ConfigError(
                     f"method_overrides.{ds}.{m}: no method {m!r} in 'methods'"
                 )
-            try:
-                merged = {**methods[m], **spec}
-                where = f"method_overrides.{ds}.{m}"
-                method_registry.check_params(merged["estimator"], merged, where)
-            except method_registry.MethodConfigError as err:
-                raise ConfigError(str(err)) from None
+            check_estimator_params({**methods[m], **spec}, f"method_overrides.{ds}.{m}")
     for ds in inputs:
         if ds not in datasets:
             raise ConfigError(f"inputs.{ds}: no data set {ds!r} in 'datasets'")
@@ -230,6 +230,11 @@ def method_settings(method, dataset):
     A derived or mixed-modal data set without overrides of its own takes those of
     the data set it comes from.
     """
+    if method in SWEPT_METHODS:  # a sweep point: its base's settings, one value changed
+        base, param = SWEPT_METHODS[method]
+        merged = method_settings(base, dataset)
+        merged[param] = config["methods"][method][param]
+        return merged
     overrides = config["method_overrides"]
     key = dataset
     while key not in overrides:
@@ -238,33 +243,37 @@ def method_settings(method, dataset):
         if base is None:
             break
         key = base
-    if method in SWEPT_METHODS:  # a sweep point: its base's settings, one value changed
-        base, param = SWEPT_METHODS[method]
-        merged = method_settings(base, dataset)
-        merged[param] = config["methods"][method][param]
-        return merged
     merged = dict(config["methods"][method])
     merged.update(overrides.get(key, {}).get(method, {}))
     return merged
 
 
+_METHOD_VALIDATOR = []
+
+
+def method_validator():
+    """The config schema's method definition as a validator, loaded once.
+
+    (snakemake.utils.validate re-reads the schema file on every call: too slow
+    for one call per sweep point on every start of the workflow.)
+    """
+    if not _METHOD_VALIDATOR:
+        import jsonschema
+        import yaml
+
+        path = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
+        defs = yaml.safe_load(path.read_text())["$defs"]
+        schema = {"$defs": defs, "$ref": "#/$defs/method"}
+        _METHOD_VALIDATOR.append(jsonschema.Draft202012Validator(schema))
+    return _METHOD_VALIDATOR[0]
+
+
 def check_method(spec, where):
     """Validate one (generated) method entry against the schema and its estimator."""
-    try:
-        method_registry.check_params(spec["estimator"], spec, where)
-    except method_registry.MethodConfigError as err:
-        raise ConfigError(str(err)) from None
-    run = {"dataset": "d", "input": "i", "methods": ["sweep-point"]}
-    probe = {
-        "datasets": {},
-        "inputs": {},
-        "methods": {"sweep-point": spec},
-        "experiments": {"probe": {"seeds": [0], "runs": [run]}},
-    }
-    try:
-        validate(probe, "../schemas/config.schema.yaml", set_default=False)
-    except Exception as err:
-        raise ConfigError(f"{where}: {err}".split("\n")[0]) from None
+    check_estimator_params(spec, where)
+    error = next(iter(method_validator().iter_errors(spec)), None)
+    if error is not None:
+        raise ConfigError(f"{where}: {error.message}")
 
 
 def inherit_inputs():
@@ -297,17 +306,21 @@ def merged_pretrain_settings():
     A derived data set takes the override of the data set it derives from
     unless it has its own.
     """
-    out = {}
+    out, by_key = {}, {}
     overrides = config["pretrain"]["overrides"]
     for ds in config["datasets"]:
-        merged = dict(config["pretrain"]["default"])
         key = ds if ds in overrides else root_dataset(ds)
-        merged.update(overrides.get(key, {}))
-        try:
-            validate(merged, "../schemas/autoencoder.schema.yaml")
-        except Exception as err:
-            raise ConfigError(f"pretrain settings of data set {ds!r}: {err}") from None
-        out[ds] = merged
+        if key not in by_key:  # validated once per distinct settings
+            merged = dict(config["pretrain"]["default"])
+            merged.update(overrides.get(key, {}))
+            try:
+                validate(merged, "../schemas/autoencoder.schema.yaml")
+            except Exception as err:
+                raise ConfigError(
+                    f"pretrain settings of data set {ds!r}: {err}"
+                ) from None
+            by_key[key] = merged
+        out[ds] = dict(by_key[key])
     return out
 
 
