@@ -11,8 +11,12 @@ from sklearn.datasets import load_digits
 from mmclust.methods.jule import (
     ARCHITECTURES,
     JULE,
+    LAYERS,
     JuleCNN,
+    extract_layer,
+    load_network,
     sample_triplets,
+    to_image_shape,
     weighted_triplet_loss,
 )
 from mmclust.metrics import nmi
@@ -167,3 +171,84 @@ def test_params_and_clone():
     assert (d.batch_size, d.lr, d.momentum, d.weight_decay, d.epochs_per_period) == (
         100, 0.01, 0.9, 5e-5, 20,
     )  # fmt: skip
+
+
+# -- transfer: features of a layer, other image sizes ------------------------------------
+
+
+def _unit_rows(F: np.ndarray) -> None:
+    np.testing.assert_allclose(np.linalg.norm(F, axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize(("layer", "dim"), [("top", 160), ("top-1", 3200), ("top-2", 7200)])
+def test_layer_features_have_the_documented_shape_and_unit_norm(layer, dim):
+    torch.manual_seed(0)
+    net = JuleCNN((1, 28, 28), *ARCHITECTURES["mnist"])  # 2 blocks: 50x12x12, then 50x8x8
+    images = np.random.default_rng(0).random((7, 1, 28, 28), dtype=np.float32)
+    F = extract_layer(net, images, layer, device="cpu", batch_size=3)
+    assert F.shape == (7, dim) == (7, net.layer_dim(layer)) and F.dtype == np.float32
+    _unit_rows(F)
+
+
+def test_top_is_the_fitted_estimators_transform(fitted_pair, digits, tmp_path):
+    model, _ = fitted_pair
+    X = digits[0]
+    # through a file, as the cluster command writes model.pt
+    path = tmp_path / "model.pt"
+    torch.save({"estimator": "jule", "params": {}, "network": model.network_state()}, path)
+    images = X.reshape(-1, 8, 8)
+    top = extract_layer(path, images, "top", device="cpu")
+    np.testing.assert_allclose(top, model.transform(X), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(top, model.embedding_, rtol=1e-5, atol=1e-6)
+    below = extract_layer(path, images, "top-1", device="cpu")
+    np.testing.assert_allclose(below, model.transform(X, layer="top-1"), rtol=1e-5, atol=1e-6)
+    assert below.shape == (300, 50 * 2 * 2)  # usps preset on 8x8: conv -> 4x4, pool -> 2x2
+    _unit_rows(below)
+    net = load_network(path)
+    assert not net.training and net.config == model.module_.config
+
+
+def test_images_of_another_size_and_channels_are_converted(fitted_pair, digits):
+    model, _ = fitted_pair  # a CNN of 8x8 grey images
+    images = torch.from_numpy(digits[0].reshape(-1, 1, 8, 8))
+    bigger = torch.nn.functional.interpolate(images, size=(16, 16), mode="bilinear")
+    rgb = bigger.repeat(1, 3, 1, 1) * torch.tensor([1.0, 0.5, 0.25]).view(1, 3, 1, 1)
+    for other in (bigger, rgb, bigger[:, 0].numpy()):
+        F = extract_layer(model.module_, other, "top", device="cpu")
+        assert F.shape == (300, 160)
+        _unit_rows(F)
+    # 16x16 shrunk back to 8x8 stays close to the originals' representation
+    F = extract_layer(model.module_, bigger, "top", device="cpu")
+    assert np.mean(np.sum(F * model.embedding_, axis=1)) > 0.9
+    # the conversions themselves
+    grey = torch.rand(2, 1, 5, 5)
+    np.testing.assert_array_equal(to_image_shape(grey, (3, 5, 5)), grey.repeat(1, 3, 1, 1))
+    colour = torch.rand(2, 3, 5, 5)
+    luma = 0.299 * colour[:, 0] + 0.587 * colour[:, 1] + 0.114 * colour[:, 2]
+    torch.testing.assert_close(to_image_shape(colour, (1, 5, 5))[:, 0], luma)
+    flat = to_image_shape(torch.full((1, 1, 28, 28), 0.7), (1, 16, 16))
+    assert flat.shape == (1, 1, 16, 16)
+    torch.testing.assert_close(flat, torch.full((1, 1, 16, 16), 0.7))
+    with pytest.raises(ValueError, match="channels"):
+        to_image_shape(torch.rand(1, 2, 5, 5), (3, 5, 5))
+
+
+def test_bad_layer_names_fail_clearly(fitted_pair, digits):
+    model, _ = fitted_pair
+    assert LAYERS == ("top", "top-1", "top-2")
+    with pytest.raises(
+        ValueError, match=r"unknown layer 'fc7'; accepted values: top, top-1, top-2"
+    ):
+        extract_layer(model.module_, digits[0].reshape(-1, 8, 8), "fc7", device="cpu")
+    with pytest.raises(ValueError, match=r"unknown layer 'conv'"):
+        model.transform(digits[0], layer="conv")
+    # the usps preset has one conv block: nothing below it
+    with pytest.raises(ValueError, match=r"'top-2' does not exist .* 1 block.*: top, top-1$"):
+        model.transform(digits[0], layer="top-2")
+
+
+def test_a_model_file_without_network_is_refused(tmp_path):
+    path = tmp_path / "model.pt"
+    torch.save({"format": 1, "estimator": "kmeans", "params": {}, "network": None}, path)
+    with pytest.raises(ValueError, match="'kmeans' saves its parameters only"):
+        extract_layer(path, np.zeros((2, 8, 8), np.float32))

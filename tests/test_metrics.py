@@ -223,3 +223,35 @@ def test_mismatched_lengths_raise(fn):
 def test_empty_labelling_raises(fn):
     with pytest.raises(ValueError, match="empty"):
         fn([], [])
+
+
+def test_mixed_modal_scores_by_hand():
+    from mmclust.metrics import mixed_modal_scores
+
+    y = [0, 0, 1, 1, 0, 0, 1, 1]
+    first = [True] * 4 + [False] * 4
+    # the same clusters for both modalities: a unified clustering
+    s = mixed_modal_scores(y, [0, 0, 1, 1, 0, 0, 1, 1], first)
+    assert s["acc_a"] == s["acc_b"] == s["acc_b_via_a"] == 1.0
+    assert s["modality_split"] == pytest.approx(0.0, abs=1e-12)
+    # b's clusters swapped: each modality is perfect alone, but not across
+    s = mixed_modal_scores(y, [0, 0, 1, 1, 1, 1, 0, 0], first)
+    assert s["acc_a"] == s["acc_b"] == 1.0 and s["nmi_b"] == pytest.approx(1.0)
+    assert s["acc_b_via_a"] == 0.0
+    assert s["modality_split"] == pytest.approx(0.0, abs=1e-12)
+    # clusters split by modality: b's clusters are unknown to a's matching
+    s = mixed_modal_scores(y, [0, 0, 1, 1, 2, 2, 3, 3], first)
+    assert s["acc_b_via_a"] == 0.0 and s["acc_b"] == 1.0
+    assert s["modality_split"] == pytest.approx(1.0)
+    # one b sample of class 1 in a's class-0 cluster: 3 of 4 right
+    s = mixed_modal_scores(y, [0, 0, 1, 1, 0, 0, 1, 0], first)
+    assert s["acc_b_via_a"] == pytest.approx(0.75)
+
+
+def test_mixed_modal_scores_needs_both_modalities():
+    from mmclust.metrics import mixed_modal_scores
+
+    with pytest.raises(ValueError, match="both modalities"):
+        mixed_modal_scores([0, 1], [0, 1], [True, True])
+    with pytest.raises(ValueError, match="shape"):
+        mixed_modal_scores([0, 1], [0, 1], [True])

@@ -107,6 +107,19 @@ def cmd_features(a: argparse.Namespace) -> None:
         fs.save(a.out)
         log.info("input %s: the representation %s, %s", a.out, a.embedding, emb.shape)
         return
+    if spec.get("from_model"):
+        if not (a.model and a.source_spec is not None and a.dataset):
+            raise SystemExit(
+                "an input from_model needs --model (the source run's model.pt), --source-spec "
+                "(the source input's config entry) and --dataset (this data set's folder)"
+            )
+        _set_threads(a.threads)
+        fs = _transfer_input(
+            MultiViewDataset.load(a.dataset), a.model, spec["from_model"], a.source_spec, a.device
+        )
+        fs.save(a.out)
+        log.info("transferred input %s: X %s from %s", a.out, fs.X.shape, a.model)
+        return
     if a.derive is not None:
         from mmclust.features.combine import derive_input
 
@@ -135,6 +148,46 @@ def cmd_features(a: argparse.Namespace) -> None:
             fs.X = pca_reduce(fs.X, fs.mask, int(spec["pca_dim"]), fit_rows=train, seed=0)
     fs.save(a.out)
     log.info("input %s: X %s, %d present", a.out, fs.X.shape, int(fs.mask.sum()))
+
+
+def _transfer_input(
+    ds: Any, model_file: str, source: dict[str, Any], source_spec: dict[str, Any], device: str
+) -> Any:
+    """A data set's images represented by another run's network (inputs with from_model).
+
+    The image view is the one the source input was built from when this data
+    set has it, else this data set's only image view.  It is prepared with the
+    source input's transform (so the network sees images scaled as in its
+    training) and passed through the network up to ``source["layer"]``;
+    images of another size or channel count are converted to the network's
+    input shape first (:func:`mmclust.methods.jule.to_image_shape`).
+    """
+    import numpy as np
+
+    from mmclust.data.dataset import DatasetError
+    from mmclust.features import FeatureSet
+    from mmclust.features.inputs import transform_view
+    from mmclust.methods.jule import extract_layer
+
+    images = [v for v in ds.views if ds.kinds[v] == "image"]
+    named = [v for v in source_spec.get("views", []) if v in images]
+    if len(named) == 1:
+        view = named[0]
+    elif len(images) == 1:
+        view = images[0]
+    else:
+        raise DatasetError(
+            f"{ds.name}: an input from_model needs one image view to represent; the data set "
+            f"has image views {images} (the source input reads {source_spec.get('views')})"
+        )
+    x = ds.views[view]
+    flat = transform_view(
+        x, ds.masks[view], source_spec.get("transform", "standardize"), source_spec.get("factor")
+    )
+    chw = flat.reshape(x.shape)
+    chw = chw[:, None] if chw.ndim == 3 else chw.transpose(0, 3, 1, 2)
+    X = extract_layer(model_file, chw, source["layer"], device=device)
+    return FeatureSet(X=np.ascontiguousarray(X, dtype=np.float32), mask=ds.masks[view].copy())
 
 
 def cmd_pretrain(a: argparse.Namespace) -> None:
@@ -277,9 +330,50 @@ def cmd_cluster(a: argparse.Namespace) -> None:
         if hasattr(model, attr):
             info[attr.rstrip("_")] = getattr(model, attr)
     write_json(out / "fit.json", info)
+    _save_model(out / "model.pt", name, model)
     # labels last: their presence marks a finished fit
     save_npy(out / "labels.npy", np.asarray(labels, dtype=np.int64))
     log.info("%s fitted in %.1f s", name, seconds)
+
+
+def _plain(value: Any) -> Any:
+    """A parameter value as plain data (numbers, strings, lists, dicts); objects by type name."""
+    import numpy as np
+
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return f"<{type(value).__name__}>"
+
+
+def _save_model(path: Path, name: str, model: Any) -> None:
+    """Write a run's ``model.pt`` (atomically), a dictionary read with ``weights_only=True``.
+
+    ``estimator`` (the registry name), ``params`` (``get_params()``, objects
+    such as a pretrained autoencoder given by their type name) and
+    ``network``: what rebuilds and runs the trained network (constructor
+    settings, input shape, ``state_dict`` on the CPU) for estimators that
+    provide it through a ``network_state()`` method (JULE:
+    :func:`mmclust.methods.jule.load_network` reads it), else None.
+    """
+    import torch
+
+    from mmclust.io import atomic_path
+
+    network = model.network_state() if hasattr(model, "network_state") else None
+    state = {
+        "format": 1,
+        "estimator": name,
+        "params": _plain(model.get_params(deep=False) if hasattr(model, "get_params") else {}),
+        "network": network,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
@@ -287,7 +381,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 
     from mmclust.data import MultiViewDataset
     from mmclust.io import read_json, write_json
-    from mmclust.metrics import evaluate
+    from mmclust.metrics import evaluate, mixed_modal_scores
 
     ds = MultiViewDataset.load(a.dataset)
     pred = np.load(a.labels)
@@ -296,14 +390,17 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
             f"{a.labels} has {pred.shape[0]} predictions for {ds.n} samples of "
             f"{ds.name}: rerun the clustering job"
         )
+    scored = ds.split == "test" if ds.split is not None else np.ones(ds.n, dtype=bool)
+    scores = evaluate(ds.labels[scored], pred[scored])
+    record = {**a.run, **scores}
     if ds.split is not None:
         # the papers' protocol with a split: fitted on train, scored on test
-        test = ds.split == "test"
-        scores = evaluate(ds.labels[test], pred[test])
-        record = {**a.run, **scores, "scored_on": "test", "n_scored": int(test.sum())}
-    else:
-        scores = evaluate(ds.labels, pred)
-        record = {**a.run, **scores}
+        record.update(scored_on="test", n_scored=int(scored.sum()))
+    modalities = (ds.meta.get("mixed_modal") or {}).get("views")
+    if modalities:
+        # mixed-modal data: the same scores per modality, and across them
+        first = ds.masks[modalities[0]][scored]
+        record.update(mixed_modal_scores(ds.labels[scored], pred[scored], first))
     if a.fit_info:
         record["fit_seconds"] = read_json(a.fit_info).get("fit_seconds")
     write_json(a.out, record)
@@ -385,6 +482,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--parts", nargs="+", help="a composite input's part files, in order")
     s.add_argument("--embedding", help="a run's embedding.npy, used as the input (from_run)")
     s.add_argument(
+        "--model", help="another run's model.pt whose network represents --dataset (from_model)"
+    )
+    s.add_argument(
+        "--source-spec", type=_json, help="from_model: the config entry of the source run's input"
+    )
+    s.add_argument(
         "--derive", type=_json, help="a derived data set's config entry: restrict --base-features"
     )
     s.add_argument("--base-features", help="the base data set's input of the same name")
@@ -418,7 +521,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--split-from",
         help="the data set's data.npz: with a train/test split, fit on train, predict all",
     )
-    s.add_argument("--out", required=True, help="run folder")
+    s.add_argument(
+        "--out",
+        required=True,
+        help="run folder: labels.npy, embedding.npy, fit.json, model.pt",
+    )
     s.add_argument("--device", default="auto")
     s.add_argument("--threads", type=int, default=1)
 

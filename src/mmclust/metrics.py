@@ -16,13 +16,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.optimize import linear_sum_assignment
 from scipy.special import comb
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+from sklearn.metrics import adjusted_rand_score, homogeneity_score, normalized_mutual_info_score
 
 __all__ = [
     "accuracy",
     "adjusted_rand",
     "contingency",
     "evaluate",
+    "mixed_modal_scores",
     "nmi",
     "pairwise_scores",
     "purity",
@@ -111,3 +112,45 @@ def evaluate(y_true: ArrayLike, y_pred: ArrayLike) -> dict[str, float]:
     scores.update(pairwise_scores(y_true, y_pred))
     scores["n_clusters_found"] = float(len(np.unique(np.asarray(y_pred))))
     return scores
+
+
+def mixed_modal_scores(y_true: ArrayLike, y_pred: ArrayLike, first: ArrayLike) -> dict[str, float]:
+    """Scores of a clustering of mixed-modal data, split by modality.
+
+    ``first`` marks the samples of the first modality ("a"); the others are
+    the second ("b").  Returns
+
+    * ``acc_a``, ``nmi_a``, ``acc_b``, ``nmi_b``: each modality's samples
+      scored on their own (the Hungarian matching computed within the
+      modality);
+    * ``acc_b_via_a``: the b samples scored with the cluster-to-class
+      matching of the a samples — high only when samples of one class land
+      in the same clusters whatever their modality (the point of a unified
+      space); clusters that the matching leaves out count as errors;
+    * ``modality_split``: I(cluster; modality) / H(modality), the share of
+      the modality's entropy the clusters explain (scikit-learn's
+      homogeneity with the modality as the classes) — 1 when every cluster
+      holds one modality only, 0 when every cluster holds the two modalities
+      in the overall proportion.  It does not use the classes.
+    """
+    y, p = _check(y_true, y_pred)
+    a = np.asarray(first, dtype=bool)
+    if a.shape != y.shape:
+        raise ValueError(f"modality mask has shape {a.shape}, the labels {y.shape}")
+    if a.all() or not a.any():
+        raise ValueError("mixed_modal_scores needs samples of both modalities")
+    b = ~a
+    c = contingency(y[a], p[a])
+    rows, cols = linear_sum_assignment(-c)
+    class_ids = np.unique(y[a])
+    cluster_ids = np.unique(p[a])
+    to_class = {cluster_ids[j]: class_ids[i] for i, j in zip(rows, cols, strict=True)}
+    mapped = np.array([to_class.get(q, -1) for q in p[b]])
+    return {
+        "acc_a": accuracy(y[a], p[a]),
+        "nmi_a": nmi(y[a], p[a]),
+        "acc_b": accuracy(y[b], p[b]),
+        "nmi_b": nmi(y[b], p[b]),
+        "acc_b_via_a": float(np.mean(mapped == y[b])),
+        "modality_split": float(homogeneity_score(a.astype(np.int64), p)),
+    }

@@ -5,6 +5,9 @@ rule cluster:
         labels="results/runs/{dataset}/{input}/{method}/seed{seed}/labels.npy",
         embedding="results/runs/{dataset}/{input}/{method}/seed{seed}/embedding.npy",
         fit="results/runs/{dataset}/{input}/{method}/seed{seed}/fit.json",
+        # the estimator and its parameters, and the trained network of those
+        # that have one (JULE), for inputs made with from_model
+        model="results/runs/{dataset}/{input}/{method}/seed{seed}/model.pt",
     log:
         "logs/cluster/{dataset}/{input}/{method}/seed{seed}.log",
     benchmark:

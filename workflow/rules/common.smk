@@ -36,6 +36,10 @@ wildcard_constraints:
 # the parts of a composite input (one per view): src/mmclust/methods/registry.py
 PRETRAINED_ESTIMATORS = method_registry.PRETRAINED
 MULTIVIEW_ESTIMATORS = method_registry.MULTIVIEW
+# inputs with from_model: estimators whose model.pt holds a network features can
+# be extracted from, and its layers (src/mmclust/methods/jule.py: LAYERS)
+TRANSFER_ESTIMATORS = ("jule",)
+TRANSFER_LAYERS = ("top", "top-1", "top-2")
 
 
 class ConfigError(ValueError):
@@ -86,6 +90,8 @@ def check_config():
                     f"inputs.{ds}.{name}.from_run: data set {ds!r} needs an input "
                     f"{run['input']!r} and a method {run['method']!r}"
                 )
+            if "from_model" in spec:
+                check_from_model(f"inputs.{ds}.{name}.from_model", spec["from_model"])
             for part in spec.get("combine", []):
                 if part not in specs:
                     raise ConfigError(
@@ -123,6 +129,13 @@ def check_config():
                         f"composite input (inputs.{ds}.{inp} has no 'combine')"
                     )
                 planned.add((ds, inp, m))
+        mixed_metrics = [m for m in exp["metrics"] if m in MIXED_MODAL_METRICS]
+        for ds in {ds for ds, _, _ in planned} if mixed_metrics else ():
+            if not is_mixed_modal(ds):
+                raise ConfigError(
+                    f"{where}.metrics: {mixed_metrics} score mixed-modal data sets only, "
+                    f"and {ds!r} is not one (no mixed_from): drop them or the run"
+                )
         for i, fig in enumerate(exp["tsne"]):
             key = (fig["dataset"], fig["input"], fig["method"])
             if key not in planned:
@@ -133,6 +146,41 @@ def check_config():
                 raise ConfigError(
                     f"{where}.tsne[{i}].seed: {fig['seed']} is not in its seeds"
                 )
+
+
+def check_from_model(where, src):
+    """An input's ``from_model`` entry: its source run exists and has a network."""
+    datasets, inputs, methods = config["datasets"], config["inputs"], config["methods"]
+    ds, inp, m = src["dataset"], src["input"], src["method"]
+    if ds not in datasets:
+        raise ConfigError(
+            f"{where}.dataset: no data set {ds!r} in 'datasets' (name the data set "
+            "the network was trained on)"
+        )
+    spec = inputs.get(ds, {}).get(inp)
+    if spec is None:
+        raise ConfigError(
+            f"{where}.input: data set {ds!r} has no input {inp!r} (define it under inputs.{ds})"
+        )
+    if "views" not in spec or spec.get("extractor") or spec.get("pca_dim"):
+        raise ConfigError(
+            f"{where}.input: inputs.{ds}.{inp} must be raw pixels (views: [image], no "
+            "extractor or pca_dim): the source network was trained on images"
+        )
+    if m not in methods:
+        raise ConfigError(
+            f"{where}.method: unknown method {m!r} (define it under 'methods')"
+        )
+    estimator = methods[m]["estimator"]
+    if estimator not in TRANSFER_ESTIMATORS:
+        raise ConfigError(
+            f"{where}.method: method {m!r} (estimator {estimator!r}) saves no network to "
+            f"extract features from; use a method with estimator {' or '.join(TRANSFER_ESTIMATORS)}"
+        )
+    if src["layer"] not in TRANSFER_LAYERS:
+        raise ConfigError(
+            f"{where}.layer: unknown layer {src['layer']!r}; use one of {', '.join(TRANSFER_LAYERS)}"
+        )
 
 
 # sweep-point method name -> (the method it varies, the parameter it sets)
@@ -293,6 +341,24 @@ def inherit_inputs():
         config["inputs"][ds] = config["inputs"].get(base, {})
 
 
+MIXED_MODAL_METRICS = {
+    "acc_a",
+    "nmi_a",
+    "acc_b",
+    "nmi_b",
+    "acc_b_via_a",
+    "modality_split",
+}
+
+
+def is_mixed_modal(dataset):
+    """Whether a data set is mixed-modal (mixed_from, directly or by derivation)."""
+    spec = config["datasets"].get(dataset, {})
+    while "derived_from" in spec and "mixed_from" not in spec:
+        spec = config["datasets"][spec["derived_from"]]
+    return "mixed_from" in spec
+
+
 def root_dataset(dataset):
     """The data set a chain of derived_from ends in."""
     while "derived_from" in config["datasets"][dataset]:
@@ -369,13 +435,18 @@ def is_derived(dataset):
 
 
 def is_extracted(wildcards):
+    spec = config["inputs"][wildcards.dataset][wildcards.input]
+    if "from_model" in spec:
+        return True  # a network's forward passes over the data set's images
     if is_derived(wildcards.dataset):
         return False  # restricted from the base data set's features
-    return bool(config["inputs"][wildcards.dataset][wildcards.input].get("extractor"))
+    return bool(spec.get("extractor"))
 
 
 def is_image_extracted(wildcards):
     spec = config["inputs"][wildcards.dataset][wildcards.input]
+    if "from_model" in spec:
+        return True
     image = spec.get("extractor") in ("resnet50", "vgg16", "efficientnet_lite0")
     return image and not is_derived(wildcards.dataset)
 
@@ -395,7 +466,7 @@ def input_views(dataset, input):
 
 
 def feature_inputs(wildcards):
-    """A composite's parts, a derived data set's base input, or the data set itself."""
+    """A composite's parts, a run's output, a derived data set's base input, or the data set."""
     ds, name = wildcards.dataset, wildcards.input
     spec = config["inputs"][ds][name]
     if "combine" in spec:
@@ -404,6 +475,14 @@ def feature_inputs(wildcards):
         run = spec["from_run"]
         return {
             "embedding": f"{run_dir(ds, run['input'], run['method'], run['seed'])}/embedding.npy"
+        }
+    if "from_model" in spec:  # this data set's images through another run's network
+        src = spec["from_model"]
+        run = run_dir(src["dataset"], src["input"], src["method"], src["seed"])
+        return {
+            "model": f"{run}/model.pt",
+            "data": f"{dataset_dir(ds)}/data.npz",
+            "meta": f"{dataset_dir(ds)}/meta.json",
         }
     if is_derived(ds):
         base = config["datasets"][ds]["derived_from"]
@@ -423,6 +502,15 @@ def feature_flags(wildcards, input):
         return "--parts " + " ".join(input.parts)
     if "embedding" in input.keys():
         return f"--embedding {input.embedding}"
+    if "model" in input.keys():
+        src = config["inputs"][ds][wildcards.input]["from_model"]
+        source_spec = shlex.quote(
+            to_json(config["inputs"][src["dataset"]][src["input"]])
+        )
+        return (
+            f"--model {input.model} --source-spec {source_spec}"
+            f" --dataset {dataset_dir(ds)}"
+        )
     if "base_features" in input.keys():
         derive = shlex.quote(to_json(config["datasets"][ds]))
         return (

@@ -63,6 +63,27 @@ Optimisation (code)
     graph are extracted in evaluation mode (the code extracts them with the
     network still in training mode).
 
+Transfer (the paper's transfer table; :func:`extract_layer`)
+    The CNN learned on one data set represents the images of another, which
+    are then clustered.  Layers: ``"top"`` is the 160-d L2-normalised output
+    (what ``transform`` and ``embedding_`` give); ``"top-1"`` and ``"top-2"``
+    the outputs of the last and second-to-last conv blocks (after ReLU and,
+    where the block has one, max-pooling), flattened and L2-normalised like
+    the top layer (a CNN of one block, ``usps``, has no ``"top-2"``; the
+    paper's table has no such cell either).  ``"data"`` in the paper is the
+    target's raw pixels (an ordinary ``pixels`` input).  The target's images
+    are prepared with the source input's transform (e.g. the same scaling)
+    and, when their size or channels differ from the source CNN's input,
+    converted to its shape (:func:`to_image_shape`: bilinear resizing with
+    ``F.interpolate``, antialiased; grey repeated to 3 channels, RGB to
+    luminance 0.299 R + 0.587 G + 0.114 B), e.g. MNIST 28×28 ↔ USPS 16×16.
+    The paper does not say which algorithm clusters the transferred
+    features: the workflow's transfer experiments run the GDL agglomeration
+    without CNN training (the config's ``ac-gdl`` method), and an
+    experiment's ``runs`` may name any other method instead.  The trained
+    network comes from the run's ``model.pt`` (:meth:`JULE.network_state`,
+    written by the ``cluster`` command; read by :func:`load_network`).
+
 No label is ever read.  Seeded by ``random_state``; deterministic on the CPU.
 """
 
@@ -89,7 +110,20 @@ from mmclust.nn.utils import as_tensor, batched, minibatches, resolve_device, se
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ARCHITECTURES", "JULE", "JuleCNN", "sample_triplets", "weighted_triplet_loss"]
+__all__ = [
+    "ARCHITECTURES",
+    "JULE",
+    "LAYERS",
+    "JuleCNN",
+    "extract_layer",
+    "load_network",
+    "sample_triplets",
+    "to_image_shape",
+    "weighted_triplet_loss",
+]
+
+#: layers whose activations can be extracted: the top (160-d output) and the blocks below it
+LAYERS: tuple[str, ...] = ("top", "top-1", "top-2")
 
 #: preset -> (conv blocks, padding, max-pool after the last block, batch-norm eps)
 ARCHITECTURES: dict[str, tuple[int, int, bool, float]] = {
@@ -105,7 +139,12 @@ ARCHITECTURES: dict[str, tuple[int, int, bool, float]] = {
 
 
 class JuleCNN(nn.Module):
-    """Conv(5×5, 50)-BN-ReLU[-MaxPool 2×2 ceil] blocks, Linear → 160, L2 normalisation."""
+    """Conv(5×5, 50)-BN-ReLU[-MaxPool 2×2 ceil] blocks, Linear → 160, L2 normalisation.
+
+    ``config`` holds the constructor's arguments (what :func:`load_network`
+    needs besides the weights); ``block_shapes`` the (C, H, W) output of each
+    block.
+    """
 
     def __init__(
         self,
@@ -122,6 +161,8 @@ class JuleCNN(nn.Module):
         if n_blocks < 1:
             raise ValueError(f"n_blocks must be at least 1, got {n_blocks}")
         layers: list[nn.Module] = []
+        self.block_ends: list[int] = []
+        self.block_shapes: list[tuple[int, int, int]] = []
         for b in range(n_blocks):
             layers += [
                 nn.Conv2d(c if b == 0 else n_filters, n_filters, 5, padding=padding),
@@ -137,12 +178,50 @@ class JuleCNN(nn.Module):
             if b < n_blocks - 1 or pool_last:
                 layers.append(nn.MaxPool2d(2, 2, ceil_mode=True))
                 h, w = math.ceil(h / 2), math.ceil(w / 2)
+            self.block_ends.append(len(layers))
+            self.block_shapes.append((n_filters, h, w))
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(n_filters * h * w, embedding_dim)
         self.image_shape = (int(image_shape[0]), int(image_shape[1]), int(image_shape[2]))
+        self.n_blocks = int(n_blocks)
+        self.config: dict[str, Any] = {
+            "image_shape": self.image_shape,
+            "n_blocks": int(n_blocks),
+            "padding": int(padding),
+            "pool_last": bool(pool_last),
+            "bn_eps": float(bn_eps),
+            "n_filters": int(n_filters),
+            "embedding_dim": int(embedding_dim),
+        }
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.head(self.features(x).flatten(1)), dim=1)
+
+    def layer_dim(self, layer: str) -> int:
+        """Width of :meth:`layer_output` at ``layer``."""
+        depth = self._depth(layer)
+        if depth == 0:
+            return self.head.out_features
+        return math.prod(self.block_shapes[self.n_blocks - depth])
+
+    def _depth(self, layer: str) -> int:
+        if layer not in LAYERS:
+            raise ValueError(f"unknown layer {layer!r}; accepted values: {', '.join(LAYERS)}")
+        depth = LAYERS.index(layer)
+        if depth > self.n_blocks:
+            raise ValueError(
+                f"layer {layer!r} does not exist in a CNN of {self.n_blocks} block(s); "
+                f"accepted values here: {', '.join(LAYERS[: self.n_blocks + 1])}"
+            )
+        return depth
+
+    def layer_output(self, x: torch.Tensor, layer: str = "top") -> torch.Tensor:
+        """L2-normalised activations at ``layer`` ("top", "top-1", "top-2"), flattened."""
+        depth = self._depth(layer)
+        if depth == 0:
+            return self(x)
+        end = self.block_ends[self.n_blocks - depth]
+        return F.normalize(self.features[:end](x).flatten(1), dim=1)
 
 
 def sample_triplets(
@@ -531,8 +610,128 @@ class JULE(ClusterMixin, BaseEstimator):
         log.info("JULE: %d clusters after the final re-clustering", engine.n_clusters)
         return self
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        """CNN features (n, embedding_dim) of new images."""
+    def transform(self, X: np.ndarray, layer: str = "top") -> np.ndarray:
+        """CNN features of new images (rows of ``image_shape``) at ``layer``.
+
+        "top" (default) is the 160-d L2-normalised output (``embedding_`` for
+        the training images); "top-1" and "top-2" are the flattened,
+        L2-normalised outputs of the last and second-to-last conv blocks.
+        """
         X = np.ascontiguousarray(X, dtype=np.float32)
-        images = as_tensor(X, self._device).view(X.shape[0], *self._shape_)
-        return self._features(self.module_, images)
+        if X.ndim != 2 or X.shape[1] != math.prod(self._shape_):
+            raise ValueError(
+                f"rows of {math.prod(self._shape_)} values (images {self._shape_}) expected, "
+                f"got an array of shape {X.shape}; use extract_layer for images of another size"
+            )
+        images = torch.from_numpy(X).view(X.shape[0], *self._shape_)
+        return _layer_features(self.module_, images, layer, self.batch_size, self._device)
+
+    def network_state(self) -> dict[str, Any]:
+        """What :func:`load_network` needs to rebuild the trained CNN (weights on the CPU)."""
+        return {
+            "class": "JuleCNN",
+            "config": dict(self.module_.config),
+            "state_dict": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},
+        }
+
+
+# -- transfer: a trained CNN applied to other images --------------------------------------------
+
+#: ITU-R BT.601 luma weights (RGB -> grey)
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def to_image_shape(x: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
+    """Images (n, C, H, W) converted to ``shape`` = (C', H', W').
+
+    Grey images (C = 1) are repeated to C' channels; RGB images (C = 3) become
+    one luminance channel (0.299 R + 0.587 G + 0.114 B) when C' = 1.  The size
+    is changed with bilinear interpolation (``F.interpolate``,
+    ``align_corners=False``, antialiased so that shrinking averages instead of
+    skipping pixels).  Images already of ``shape`` are returned unchanged.
+    """
+    c, h, w = (int(v) for v in shape)
+    if x.ndim != 4:
+        raise ValueError(f"images (n, C, H, W) expected, got a tensor of shape {tuple(x.shape)}")
+    if x.shape[1] != c:
+        if x.shape[1] == 1:
+            x = x.expand(-1, c, -1, -1)
+        elif x.shape[1] == 3 and c == 1:
+            luma = torch.tensor(_LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+            x = (x * luma).sum(1, keepdim=True)
+        else:
+            raise ValueError(
+                f"cannot convert images of {x.shape[1]} channels to {c}: grey (1) to any "
+                "and RGB (3) to grey (1) are supported"
+            )
+    if tuple(x.shape[2:]) != (h, w):
+        x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+    return x.contiguous()
+
+
+def load_network(model: str | Any, device: str | torch.device = "cpu") -> JuleCNN:
+    """The trained CNN of a JULE run, in evaluation mode on ``device``.
+
+    ``model`` is the run's ``model.pt`` (path or its loaded dictionary, as the
+    ``cluster`` command writes it) or :meth:`JULE.network_state`'s dictionary.
+    """
+    state = model
+    if not isinstance(model, dict):
+        state = torch.load(model, map_location="cpu", weights_only=True)
+    if "network" in state:
+        if state["network"] is None:
+            raise ValueError(
+                f"{model if not isinstance(model, dict) else 'the model'} holds no network: "
+                f"estimator {state.get('estimator')!r} saves its parameters only; "
+                "features can be extracted from a JULE run's model.pt"
+            )
+        state = state["network"]
+    if state.get("class") != "JuleCNN":
+        raise ValueError(f"not a JULE CNN: network class {state.get('class')!r}")
+    cfg = dict(state["config"])
+    net = JuleCNN(tuple(cfg.pop("image_shape")), **cfg)
+    net.load_state_dict(state["state_dict"])
+    return net.to(resolve_device(device)).eval()
+
+
+@torch.no_grad()
+def _layer_features(
+    net: JuleCNN,
+    images: np.ndarray | torch.Tensor,
+    layer: str,
+    batch_size: int,
+    device: torch.device,
+) -> np.ndarray:
+    net.layer_dim(layer)  # a bad layer name fails before any work
+    net.eval()
+    images = torch.as_tensor(images, dtype=torch.float32)
+    out = [np.zeros((0, net.layer_dim(layer)), dtype=np.float32)]
+    for i in range(0, images.shape[0], batch_size):
+        x = to_image_shape(images[i : i + batch_size].to(device), net.image_shape)
+        out.append(net.layer_output(x, layer).cpu().numpy())
+    return np.ascontiguousarray(np.concatenate(out), dtype=np.float32)
+
+
+def extract_layer(
+    model: str | Any,
+    images: np.ndarray | torch.Tensor,
+    layer: str = "top",
+    device: str | torch.device = "auto",
+    batch_size: int = 256,
+) -> np.ndarray:
+    """Features (n, d) of ``images`` at ``layer`` of a trained JULE CNN.
+
+    ``model`` is a :class:`JuleCNN` or what :func:`load_network` reads;
+    ``images`` are (n, C, H, W) channel-first, or (n, H, W) grey, scaled as
+    the network's training images were.  Images of another size or channel
+    count are first converted to the network's input shape
+    (:func:`to_image_shape`).  ``layer``: "top" (the 160-d L2-normalised
+    output), "top-1" / "top-2" (the last / second-to-last conv block's output,
+    flattened and L2-normalised).  Returns float32.
+    """
+    dev = resolve_device(device)
+    net = model.to(dev) if isinstance(model, JuleCNN) else load_network(model, dev)
+    images = torch.as_tensor(np.asarray(images) if not torch.is_tensor(images) else images)
+    if images.ndim == 3:
+        images = images[:, None]
+    return _layer_features(net, images, layer, batch_size, dev)

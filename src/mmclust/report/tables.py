@@ -29,6 +29,13 @@ METRIC_NAMES = {
     "fscore": "F-score",
     "precision": "Precision",
     "recall": "Recall",
+    # mixed-modal data sets only (mmclust.metrics.mixed_modal_scores)
+    "acc_a": "ACC (a only)",
+    "nmi_a": "NMI (a only)",
+    "acc_b": "ACC (b only)",
+    "nmi_b": "NMI (b only)",
+    "acc_b_via_a": "ACC (b via a's matching)",
+    "modality_split": "Modality split",
 }
 KEYS = ["dataset", "input", "method"]
 # a paper-values file is keyed by these, plus "input" when it has that column
