@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup demo demo-jecl run test lint format bench clean
+.PHONY: setup demo demo-jecl demo-dm2c demo-jule demo-multiview run test lint format bench clean
 
 setup: $(VENV)/.installed
 
@@ -29,6 +29,15 @@ demo: setup
 demo-jecl: setup
 	snakemake --cores $(CORES) --configfile config/demo-jecl.yaml
 
+demo-dm2c: setup
+	snakemake --cores $(CORES) --configfile config/demo-dm2c.yaml
+
+demo-jule: setup
+	snakemake --cores $(CORES) --configfile config/demo-jule.yaml
+
+demo-multiview: setup
+	snakemake --cores $(CORES) --configfile config/demo-multiview.yaml
+
 run: setup
 	snakemake --cores $(CORES)
 
@@ -41,6 +50,7 @@ lint: setup
 	snakefmt --check Snakefile workflow
 	snakemake --lint
 	snakemake --lint --configfile config/demo.yaml
+	for c in config/demo-*.yaml; do snakemake --lint --configfile $$c || exit 1; done
 
 format: setup
 	ruff format src tests benchmarks
