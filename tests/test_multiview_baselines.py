@@ -10,7 +10,7 @@ from sklearn.metrics import adjusted_rand_score
 from mmclust.methods.bmvc import BMVC, balanced_sign
 from mmclust.methods.ccal import CCAL, cca_layer
 from mmclust.methods.daimc import DAIMC, solve_u
-from mmclust.methods.dcca import cca_correlation
+from mmclust.methods.dcca import DCCA, cca_correlation, pretrain_network
 from mmclust.methods.dmf_mvc import DMFMVC, knn_heat_graph, seminmf
 from mmclust.methods.lrssc import (
     MultiViewLRSSC,
@@ -63,6 +63,89 @@ def test_dcca_objective_of_a_linear_map_of_the_views():
     direct = canonical_correlations(h1, h2).sum()
     got = cca_correlation(torch.tensor(h1 @ w1), torch.tensor(h2 @ w2), 0.0, 0.0)
     assert float(got) == pytest.approx(direct, rel=1e-8)
+
+
+def dcca_blobs(n: int = 60, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(3), n // 3)
+    return [
+        (rng.normal(0, 3, (3, d))[y] + rng.normal(size=(n, d))).astype(np.float32) for d in (12, 9)
+    ]
+
+
+# tiny networks, few epochs: each fit takes a fraction of a second
+DCCA_SMALL = dict(
+    n_clusters=3,
+    hidden_dims=(10, 8),
+    out_dim=3,
+    pretrain_epochs=30,
+    pretrain_batch_size=20,
+    pretrain_lr=1e-2,
+    kmeans_n_init=2,
+    device="cpu",
+    verbose=False,
+)
+
+
+@pytest.mark.parametrize("noise_type", ["gaussian", "masking"])
+def test_dcca_pretraining_lowers_each_layers_reconstruction_error(noise_type):
+    views = dcca_blobs()
+    model = DCCA(**DCCA_SMALL, max_iter=0, pretrain_noise_type=noise_type).fit(views)
+    # two views, three layers each (two hidden layers and the output layer)
+    assert [len(e) for e in model.pretrain_errors_] == [3, 3]
+    for errors in model.pretrain_errors_:
+        for before, after in errors:
+            assert np.isfinite(before) and after < before
+
+
+def test_dcca_pretraining_changes_the_random_initialisation():
+    views = dcca_blobs()
+    # no fine-tuning: the pretrained weights are the final ones
+    plain = DCCA(**DCCA_SMALL, max_iter=0, pretrain=False).fit(views)
+    pre = DCCA(**DCCA_SMALL, max_iter=0).fit(views)
+    assert plain.pretrain_errors_ == [[], []]
+    for (name, a), b in zip(
+        plain.module_.state_dict().items(), pre.module_.state_dict().values(), strict=True
+    ):
+        assert a.shape == b.shape
+        assert not torch.equal(a, b), name
+    # pretraining with zero epochs is no pretraining
+    zero = DCCA(**{**DCCA_SMALL, "pretrain_epochs": 0}, max_iter=0).fit(views)
+    for a, b in zip(
+        plain.module_.state_dict().values(), zero.module_.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b)
+
+
+def test_dcca_pretraining_folds_the_centring_into_the_bias():
+    """Each layer is pretrained on centred codes; the network then takes the raw inputs."""
+    torch.manual_seed(0)
+    branch = torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2))
+    X = torch.randn(50, 6) + 5.0
+    w0 = branch[0].weight.detach().clone()
+    errors = pretrain_network(branch, X, torch.Generator().manual_seed(0), epochs=20, noise=0.1)
+    assert len(errors) == 2 and all(after < before for before, after in errors)
+    lin = branch[0]
+    assert not torch.equal(lin.weight, w0)
+    with torch.no_grad():
+        # the bias the layer was trained with on centred inputs: b + W mean
+        centred = X - X.mean(dim=0)
+        code = torch.tanh(centred @ lin.weight.T + lin.bias + lin.weight @ X.mean(dim=0))
+        err = float(((code @ lin.weight - centred) ** 2).mean())
+    assert err == pytest.approx(errors[0][1], rel=1e-4)
+
+
+def test_dcca_fit_with_pretraining_is_deterministic():
+    views = dcca_blobs(seed=1)
+    a = DCCA(**DCCA_SMALL, max_iter=5, random_state=3).fit(views)
+    b = DCCA(**DCCA_SMALL, max_iter=5, random_state=3).fit(views)
+    assert a.pretrain_errors_ == b.pretrain_errors_
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.embedding_, b.embedding_)
+    for x, y in zip(a.module_.state_dict().values(), b.module_.state_dict().values(), strict=True):
+        assert torch.equal(x, y)
+    c = DCCA(**DCCA_SMALL, max_iter=5, random_state=4).fit(views)
+    assert c.pretrain_errors_ != a.pretrain_errors_
 
 
 # -- VSE / CCAL ranking loss -------------------------------------------------------------

@@ -75,19 +75,54 @@ def test_deterministic_for_a_seed(name, data):
     np.testing.assert_array_equal(a.embedding_, b.embedding_)
 
 
-def test_bmvc_separates_two_blobs_with_a_one_bit_code():
-    """BMVC weighs every bit alike; on blobs only the first principal bit carries the clusters.
+# the rescaled ridge of the config's bmvc-relative entry (see the bmvc module docstring)
+RELATIVE = dict(beta=10.0, beta_scale="relative", reseed=True)
 
-    With long codes the within-cluster bits dominate the Hamming distances (see the
-    module docstring), so the blob check uses one bit, two clusters and the relaxed
-    (sign) solver, whose centroids need not be balanced.
-    """
+
+@pytest.mark.parametrize("n_bits", [16, 32, 64])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_bmvc_separates_blobs_with_realistic_code_lengths(n_bits, seed):
+    """BMVC with exact balance and the relative ridge: four blobs, codes far longer than 2 bits."""
+    views, y = blobs(seed=seed, n=120, k=4)
+    model = BMVC(
+        n_clusters=4, n_bits=n_bits, n_anchors=40, random_state=seed, verbose=False, **RELATIVE
+    )
+    model.fit(views)
+    assert adjusted_rand_score(y, model.labels_) > 0.95
+
+
+@pytest.mark.parametrize("n_bits", [16, 32])
+def test_bmvc_relaxed_solver_separates_three_blobs(n_bits):
+    """Three equal blobs cannot be halved: the relaxed (sign) solver does not force B 1 = 0."""
+    views, y = blobs(seed=2, n=90, k=3)
+    model = BMVC(
+        n_clusters=3, n_bits=n_bits, n_anchors=30, balance="sign", verbose=False, **RELATIVE
+    )
+    model.fit(views)
+    assert adjusted_rand_score(y, model.labels_) > 0.95
+
+
+def test_bmvc_separates_two_blobs_with_a_one_bit_code():
+    """The shortest code: one bit, two clusters, relaxed (sign) solver."""
     views, y = blobs(seed=1, n=80, k=2)
     model = BMVC(n_clusters=2, n_bits=1, n_anchors=40, balance="sign", verbose=False)
     model.fit(views)
     assert adjusted_rand_score(y, model.labels_) > 0.9
     again = BMVC(n_clusters=2, n_bits=1, n_anchors=40, balance="sign", verbose=False).fit(views)
     np.testing.assert_array_equal(again.labels_, model.labels_)
+
+
+def test_bmvc_demo_ridge_barely_moves_the_initial_codes(data):
+    """The demo's absolute beta = 0.003 leaves B near its initialisation (module docstring)."""
+    views, y = data
+    params = dict(n_clusters=K, n_bits=32, n_anchors=40, balance="sign", verbose=False)
+    init = BMVC(**params, beta=0.003, beta_scale="absolute", max_iter=0).fit(views)
+    demo = BMVC(**params, beta=0.003, beta_scale="absolute").fit(views)
+    relative = BMVC(**params, **RELATIVE).fit(views)
+    assert np.mean(demo.codes_ != init.codes_) < 0.1
+    assert np.mean(relative.codes_ != init.codes_) > 0.25
+    assert adjusted_rand_score(y, demo.labels_) < 0.5
+    assert adjusted_rand_score(y, relative.labels_) > 0.95
 
 
 def test_bmvc_is_deterministic(data):

@@ -15,28 +15,53 @@ Model
     (all o of them by default: the trace norm of T, the paper's objective).
     :func:`cca_correlation` computes it differentiably; gradients flow
     through the symmetric eigendecompositions and the singular values.
-    Optimisation is full-batch L-BFGS as in the paper (``optimizer="lbfgs"``),
-    or Adam over mini-batches or the full batch (``optimizer="adam"``).
     After training, linear CCA (same ridge) of the outputs of all training
     pairs gives the projections; the representation of a sample is its
     canonical variates in both views.
+
+Training, as in the paper: pretraining, then fine-tuning
+    1. Pretraining (``pretrain=True``, :func:`pretrain_network`).  Each
+       network is initialised greedily, layer by layer from the input, as
+       denoising autoencoders: the layer's input X (the view passed through
+       the layers below, centred) is corrupted to X~, and the layer (W, b)
+       minimises the squared error ||X - W' s(W X~ + b)||^2 of the tied-weight
+       reconstruction (s the layer's nonlinearity); its codes s(W X + b) are
+       the next layer's input.  The centring is folded into b afterwards.
+    2. Fine-tuning: the whole of both networks maximises the total
+       correlation, by full-batch L-BFGS as in the paper
+       (``optimizer="lbfgs"``, the default) or by Adam over mini-batches or
+       the full batch (``optimizer="adam"``).
 
 Choices the paper leaves open here (each a parameter)
     * Architecture: the paper tunes depth and width per data set; default two
       hidden layers of 1024 units and o = 50 outputs (the paper's MNIST output
       size).  The nonlinearity defaults to the paper's modified cube root
-      s = g^-1, g(y) = y^3/3 + y (``activation="cuberoot"``).
-    * The paper pretrains each layer as a denoising autoencoder and selects
-      r1, r2 and weight decay on held-out data; here weights start from
-      PyTorch's default initialisation, r1 = r2 = 1e-4, no weight decay.
-    * L-BFGS: strong-Wolfe line search, history 10, ``max_iter`` iterations
-      (Adam: ``max_iter`` epochs).
-    * Only samples with both views train the networks.  ``embedding_`` is the
-      concatenation [u1, u2] of the top ``n_components`` canonical variates of
-      both views (2 x ``n_components`` columns).  A sample missing view 1 gets
-      u2 = rho * u1 (rho the canonical correlations: the least-squares
-      prediction of the whitened variates), and vice versa; no paper
-      specifies this.
+      s = g^-1, g(y) = y^3/3 + y (``activation="cuberoot"``).  The output
+      layer is linear here (the paper applies s to it too); CCA of the outputs
+      is invariant to their invertible linear maps, not to s.
+    * Pretraining: the paper adds Gaussian noise of variance sigma_a^2, puts
+      a ridge lambda_a ||W||^2 on each layer, chooses both on held-out data
+      and minimises with L-BFGS.  Here: Gaussian noise of standard deviation
+      ``pretrain_noise`` = 0.2 (the inputs are standardised by the workflow)
+      or masking noise (``pretrain_noise_type="masking"``: each entry zeroed,
+      i.e. set to its mean, with that probability); the project's denoising
+      trainer (:func:`mmclust.nn.autoencoder.pretrain_layer`: Adam, lr
+      ``pretrain_lr``, mini-batches of ``pretrain_batch_size``,
+      ``pretrain_epochs`` = 50 epochs per layer) instead of L-BFGS; lambda_a
+      as Adam's weight decay ``pretrain_weight_decay``, 0 by default.  The
+      linear output layer is pretrained the same way with s the identity.
+      Each network pretrains on every sample that has its view, complete
+      pair or not.
+    * Fine-tuning: r1 = r2 = 1e-4, no weight decay (the paper selects both on
+      held-out data).  L-BFGS: strong-Wolfe line search, history 10,
+      ``max_iter`` iterations (Adam: ``max_iter`` epochs).
+    * ``pretrain=False`` starts from PyTorch's default initialisation.
+    * Only samples with both views fine-tune the networks.  ``embedding_`` is
+      the concatenation [u1, u2] of the top ``n_components`` canonical
+      variates of both views (2 x ``n_components`` columns).  A sample missing
+      view 1 gets u2 = rho * u1 (rho the canonical correlations: the
+      least-squares prediction of the whitened variates), and vice versa; no
+      paper specifies this.
     * k-means++ with ``kmeans_n_init`` restarts on ``embedding_``.
 
 No label is ever read.
@@ -63,11 +88,19 @@ from mmclust.methods._multiview_common import (
 )
 from mmclust.methods.base import MultiViewMixin, check_views
 from mmclust.methods.vse import _TwoBranch
-from mmclust.nn.utils import as_tensor, resolve_device, seed_everything
+from mmclust.nn.autoencoder import pretrain_layer
+from mmclust.nn.utils import as_tensor, batched, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DCCA", "cca_correlation", "inv_sqrt_psd", "linear_cca", "regularised_covariances"]
+__all__ = [
+    "DCCA",
+    "cca_correlation",
+    "inv_sqrt_psd",
+    "linear_cca",
+    "pretrain_network",
+    "regularised_covariances",
+]
 
 
 def inv_sqrt_psd(S: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
@@ -130,6 +163,97 @@ def linear_cca(
     a = w1 @ u[:, :k]
     b = w2 @ vh[:k].T
     return a, b, d[:k], h1.mean(dim=0), h2.mean(dim=0)
+
+
+def _layers(branch: torch.nn.Sequential) -> list[tuple[torch.nn.Linear, torch.nn.Module | None]]:
+    """(linear layer, the activation that follows it or None) of a :func:`make_mlp` network."""
+    mods = list(branch)
+    out = []
+    for i, m in enumerate(mods):
+        if isinstance(m, torch.nn.Linear):
+            nxt = mods[i + 1] if i + 1 < len(mods) else None
+            out.append((m, None if isinstance(nxt, torch.nn.Linear) else nxt))
+    return out
+
+
+@torch.no_grad()
+def _tied_reconstruction_error(
+    lin: torch.nn.Linear, act: torch.nn.Module | None, X: torch.Tensor
+) -> float:
+    """Mean squared error of W' s(W x + b) against x, over the rows of ``X`` (no noise)."""
+    total = 0.0
+    for i in range(0, X.shape[0], 4096):
+        x = X[i : i + 4096]
+        h = lin(x)
+        h = act(h) if act is not None else h
+        total += float(((h @ lin.weight - x) ** 2).sum())
+    return total / X.numel()
+
+
+def pretrain_network(
+    branch: torch.nn.Sequential,
+    X: torch.Tensor,
+    generator: torch.Generator,
+    *,
+    epochs: int,
+    noise: float,
+    noise_type: str = "gaussian",
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    verbose: bool = False,
+    desc: str = "DCCA pretraining",
+) -> list[tuple[float, float]]:
+    """Greedy layer-wise denoising-autoencoder initialisation of one DCCA network, in place.
+
+    Layer by layer, outermost first: the layer's input (the rows of ``X``
+    passed through the layers already pretrained) is centred, and the layer
+    (W, b) is trained as a denoising autoencoder with tied weights,
+    reconstruction W' s(W x~ + b) of the clean centred input x from its
+    corrupted copy x~ (s the layer's nonlinearity, the identity for the
+    linear output layer), by :func:`mmclust.nn.autoencoder.pretrain_layer`.
+    The centring is then folded into the bias (b <- b - W mean), so the
+    network applies to uncentred inputs unchanged.
+
+    Returns, per layer, the clean reconstruction error (mean squared error)
+    before and after the layer's pretraining.
+    """
+    errors: list[tuple[float, float]] = []
+    codes = X
+    layers = _layers(branch)
+    for depth, (lin, act) in enumerate(layers):
+        mean = codes.mean(dim=0)
+        centred = codes - mean
+        before = _tied_reconstruction_error(lin, act, centred)
+        pretrain_layer(
+            lin,
+            centred,
+            generator,
+            activation=act,
+            dec=None,
+            epochs=epochs,
+            noise=noise,
+            noise_type=noise_type,
+            batch_size=batch_size,
+            optimizer="adam",
+            lr=lr,
+            weight_decay=weight_decay,
+            verbose=verbose,
+            desc=f"{desc} {depth + 1}/{len(layers)}",
+        )
+        after = _tied_reconstruction_error(lin, act, centred)
+        errors.append((before, after))
+        log.debug("%s layer %d: reconstruction error %.4g -> %.4g", desc, depth + 1, before, after)
+        with torch.no_grad():
+            lin.bias -= lin.weight @ mean
+
+        def encode(x: torch.Tensor, lin: torch.nn.Linear = lin, act=act) -> torch.Tensor:
+            h = lin(x)
+            return act(h) if act is not None else h
+
+        if depth < len(layers) - 1:
+            codes = batched(encode, codes)
+    return errors
 
 
 def canonical_embedding(
@@ -199,6 +323,18 @@ class DCCA(MultiViewMixin, ClusterMixin, BaseEstimator):
         Adam only; None means full batch.
     weight_decay : float, default 0.0
         Squared L2 norm of the weights added to the loss.
+    pretrain : bool, default True
+        Initialise each network layer-wise as denoising autoencoders (see the
+        module docstring); False keeps PyTorch's random initialisation.
+    pretrain_epochs : int, default 50
+        Adam epochs per layer.
+    pretrain_noise : float, default 0.2
+        Corruption level: Gaussian standard deviation, or masking probability.
+    pretrain_noise_type : {"gaussian", "masking"}, default "gaussian"
+    pretrain_lr : float, default 1e-3
+    pretrain_batch_size : int, default 256
+    pretrain_weight_decay : float, default 0.0
+        L2 penalty (Adam's weight decay) on the weight matrices while pretraining.
     kmeans_n_init : int, default 20
     random_state : int, default 0
     device : str, default "auto"
@@ -213,6 +349,9 @@ class DCCA(MultiViewMixin, ClusterMixin, BaseEstimator):
     history_ : list of float, objective (total correlation) during training
     cluster_centers_ : ndarray
     module_ : the trained networks (``branch1``, ``branch2``)
+    pretrain_errors_ : list (per view) of lists (per layer) of (before, after)
+        Clean reconstruction error of each layer's denoising autoencoder before
+        and after its pretraining (empty lists when ``pretrain`` is False).
     """
 
     def __init__(
@@ -229,6 +368,13 @@ class DCCA(MultiViewMixin, ClusterMixin, BaseEstimator):
         lr: float | None = None,
         batch_size: int | None = None,
         weight_decay: float = 0.0,
+        pretrain: bool = True,
+        pretrain_epochs: int = 50,
+        pretrain_noise: float = 0.2,
+        pretrain_noise_type: str = "gaussian",
+        pretrain_lr: float = 1e-3,
+        pretrain_batch_size: int = 256,
+        pretrain_weight_decay: float = 0.0,
         kmeans_n_init: int = 20,
         random_state: int = 0,
         device: str = "auto",
@@ -246,6 +392,13 @@ class DCCA(MultiViewMixin, ClusterMixin, BaseEstimator):
         self.lr = lr
         self.batch_size = batch_size
         self.weight_decay = weight_decay
+        self.pretrain = pretrain
+        self.pretrain_epochs = pretrain_epochs
+        self.pretrain_noise = pretrain_noise
+        self.pretrain_noise_type = pretrain_noise_type
+        self.pretrain_lr = pretrain_lr
+        self.pretrain_batch_size = pretrain_batch_size
+        self.pretrain_weight_decay = pretrain_weight_decay
         self.kmeans_n_init = kmeans_n_init
         self.random_state = random_state
         self.device = device
@@ -275,6 +428,23 @@ class DCCA(MultiViewMixin, ClusterMixin, BaseEstimator):
             make_mlp(views[0].shape[1], self.hidden_dims, self.out_dim, self.activation),
             make_mlp(views[1].shape[1], self.hidden_dims, self.out_dim, self.activation),
         ).to(device)
+        self.pretrain_errors_: list[list[tuple[float, float]]] = [[], []]
+        if self.pretrain and self.pretrain_epochs > 0:
+            for v, branch in enumerate((self.module_.branch1, self.module_.branch2)):
+                # every sample that has the view, not only the complete pairs
+                self.pretrain_errors_[v] = pretrain_network(
+                    branch,
+                    as_tensor(views[v][masks[v]], device),
+                    gen,
+                    epochs=self.pretrain_epochs,
+                    noise=self.pretrain_noise,
+                    noise_type=self.pretrain_noise_type,
+                    batch_size=self.pretrain_batch_size,
+                    lr=self.pretrain_lr,
+                    weight_decay=self.pretrain_weight_decay,
+                    verbose=self.verbose,
+                    desc=f"DCCA pretraining view {v}, layer",
+                )
         x1 = as_tensor(views[0][both], device)
         x2 = as_tensor(views[1][both], device)
         self.module_.train()

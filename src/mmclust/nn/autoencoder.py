@@ -9,12 +9,16 @@ and minimises the squared reconstruction error of the clean input.
 Optional greedy layer-wise pretraining (DEC, Xie et al. 2016, section 3.2)
 trains each encoder/decoder pair as a one-layer denoising autoencoder on the
 codes of the previous layers before the end-to-end fine-tuning.
+:func:`pretrain_layer` trains one given layer that way (ReLU or another
+nonlinearity, tied or separate decoder weights); DCCA pretrains its networks
+with it.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -260,16 +264,76 @@ def pretrain_autoencoder(
 
 
 class _OneLayerAE(nn.Module):
-    def __init__(self, enc: nn.Linear, dec: nn.Linear, inner_act: bool, outer_act: bool) -> None:
+    """One encoder layer and its decoder, trained as a one-layer denoising autoencoder.
+
+    ``dec=None`` ties the weights: the reconstruction is W' h with the
+    encoder's own W and no bias.  ``activation`` is the nonlinearity applied
+    where ``inner_act`` (the code) and ``outer_act`` (the reconstruction) ask
+    for one; ReLU by default.
+    """
+
+    def __init__(
+        self,
+        enc: nn.Linear,
+        dec: nn.Linear | None,
+        inner_act: bool,
+        outer_act: bool,
+        activation: Callable[[torch.Tensor], torch.Tensor] = torch.relu,
+    ) -> None:
         super().__init__()
         self.enc, self.dec = enc, dec
         self.inner_act, self.outer_act = inner_act, outer_act
+        self.activation = activation
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         h = self.enc(x)
-        return torch.relu(h) if self.inner_act else h
+        return self.activation(h) if self.inner_act else h
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.encode(x)
-        out = self.dec(h)
-        return h, torch.relu(out) if self.outer_act else out
+        out = self.dec(h) if self.dec is not None else h @ self.enc.weight
+        return h, self.activation(out) if self.outer_act else out
+
+
+def pretrain_layer(
+    enc: nn.Linear,
+    X: torch.Tensor,
+    generator: torch.Generator,
+    *,
+    activation: Callable[[torch.Tensor], torch.Tensor] | None = torch.relu,
+    dec: nn.Linear | None = None,
+    epochs: int = 10,
+    noise: float = 0.2,
+    noise_type: str = "masking",
+    batch_size: int = 256,
+    optimizer: str = "adam",
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    verbose: bool = False,
+    desc: str = "layer",
+) -> list[float]:
+    """Train ``enc`` in place as a one-layer denoising autoencoder of the rows of ``X``.
+
+    The code is ``activation(enc(x))`` (linear when ``activation`` is None),
+    the reconstruction ``dec`` of the code, or W' code (tied weights, no bias)
+    when ``dec`` is None; the loss is the squared error between the
+    reconstruction of the corrupted input and the clean input, minimised by
+    the training loop of :class:`DenoisingAutoencoder`.  ``weight_decay``
+    applies to the weight matrices only.  Returns the mean loss per epoch.
+    """
+    act = activation if activation is not None else torch.relu
+    layer = _OneLayerAE(enc, dec, activation is not None, False, act)
+    weights = [enc.weight] + ([dec.weight] if dec is not None else [])
+    others = [p for p in layer.parameters() if all(p is not w for w in weights)]
+    groups = [{"params": weights, "weight_decay": weight_decay}]
+    if others:
+        groups.append({"params": others, "weight_decay": 0.0})
+    trainer = DenoisingAutoencoder(
+        noise=noise,
+        noise_type=noise_type,
+        batch_size=batch_size,
+        optimizer=optimizer,
+        lr=lr,
+        verbose=verbose,
+    )
+    return trainer._train(layer, X, generator, epochs, groups, desc)
