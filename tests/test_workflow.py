@@ -243,6 +243,10 @@ def test_same_seed_same_metrics(tiny_run: Path, tmp_path: Path) -> None:
             lambda c: c["experiments"]["tiny"]["runs"][0].update(input="raw"),
             r"has no input 'raw'",
         ),
+        (
+            lambda c: c["experiments"]["tiny"].update(metrics=["acc", "acc_b_via_a"]),
+            r"experiments\.tiny\.metrics: \['acc_b_via_a'\] score mixed-modal data sets only",
+        ),
     ],
 )
 def test_bad_config_fails_before_any_job(tmp_path: Path, edit, message: str) -> None:
@@ -258,14 +262,14 @@ def test_bad_config_fails_before_any_job(tmp_path: Path, edit, message: str) -> 
 
 
 def test_lint_is_clean() -> None:
-    for cfg in [REPO / "config/config.yaml", REPO / "config/demo.yaml", TINY]:
+    for cfg in [REPO / "config/config.yaml", *sorted(REPO.glob("config/demo*.yaml")), TINY]:
         res = snakemake(REPO, "--lint", "--configfile", str(cfg))
         assert res.returncode == 0, res.stdout + res.stderr
         assert "Lints for" not in res.stdout + res.stderr
 
 
 def test_default_and_demo_configs_plan(tmp_path: Path) -> None:
-    for cfg in [REPO / "config/config.yaml", REPO / "config/demo.yaml"]:
+    for cfg in [REPO / "config/config.yaml", *sorted(REPO.glob("config/demo*.yaml"))]:
         res = snakemake(tmp_path, "-n", "--configfile", str(cfg))
         assert res.returncode == 0, res.stderr[-3000:]
         assert "Job stats" in res.stdout + res.stderr
