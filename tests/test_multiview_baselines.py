@@ -480,3 +480,25 @@ def test_pic_view_weights_lie_on_the_simplex():
     model = PIC(n_clusters=3, verbose=False, kmeans_n_init=3).fit(views)
     w = model.view_weights_
     assert w.min() >= 0 and w.sum() == pytest.approx(1.0)
+
+
+def test_dcca_lbfgs_survives_a_nonfinite_trial_step(monkeypatch):
+    """A line-search trial step where the objective fails is shortened, not fatal."""
+    import mmclust.methods.dcca as dcca_module
+
+    real = dcca_module.cca_correlation
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] in (2, 3):
+            raise torch.linalg.LinAlgError("trial step outside the finite region")
+        if calls["n"] == 4:
+            return real(*args, **kwargs) * float("nan")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dcca_module, "cca_correlation", flaky)
+    model = DCCA(**{**DCCA_SMALL, "pretrain": False}, max_iter=10).fit(dcca_blobs())
+    assert calls["n"] > 4
+    assert np.isfinite(model.history_).all()
+    assert model.history_[-1] >= model.history_[0] - 1e-6

@@ -103,6 +103,10 @@ __all__ = [
 ]
 
 
+# what the L-BFGS closure reports for a trial step where the objective is not finite
+NONFINITE_LOSS = 1e30
+
+
 def inv_sqrt_psd(S: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     """S^-1/2 of a symmetric positive definite matrix through its eigendecomposition."""
     vals, vecs = torch.linalg.eigh((S + S.T) / 2)
@@ -497,9 +501,21 @@ class DCCA(MultiViewMixin, ClusterMixin, BaseEstimator):
             tolerance_change=1e-10,
         )
 
+        params = list(self.module_.parameters())
+
         def closure() -> torch.Tensor:
             opt.zero_grad(set_to_none=True)
-            loss = self._loss(x1, x2)
+            try:
+                loss = self._loss(x1, x2)
+            except torch.linalg.LinAlgError:
+                loss = None
+            if loss is None or not torch.isfinite(loss):
+                # a line-search trial step too long for the unbounded output
+                # layer: report a huge loss with a zero gradient, so that the
+                # strong-Wolfe search shortens the step instead of failing
+                for p in params:
+                    p.grad = torch.zeros_like(p)
+                return torch.tensor(NONFINITE_LOSS, dtype=x1.dtype, device=x1.device)
             loss.backward()
             return loss
 
@@ -511,8 +527,10 @@ class DCCA(MultiViewMixin, ClusterMixin, BaseEstimator):
             loss = opt.step(closure)
             history.append(-float(loss.detach()))
             bar.set_postfix(corr=f"{history[-1]:.4f}")
-            if not math.isfinite(history[-1]):
-                raise FloatingPointError("DCCA's objective became non-finite; raise r1/r2")
+            if not math.isfinite(history[-1]) or loss >= NONFINITE_LOSS:
+                raise FloatingPointError(
+                    "DCCA's objective became non-finite: standardise the views or raise r1/r2"
+                )
         with torch.no_grad():
             history.append(-float(self._loss(x1, x2)))
         return history
