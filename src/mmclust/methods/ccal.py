@@ -50,12 +50,11 @@ from torch import nn
 
 from mmclust.methods._multiview_common import (
     complete_pairs,
-    kmeans_labels,
     make_mlp,
     train_minibatches,
 )
 from mmclust.methods.base import MultiViewMixin, check_views
-from mmclust.methods.dcca import canonical_embedding, fit_projections, linear_cca
+from mmclust.methods.dcca import CanonicalEmbeddingMixin, linear_cca
 from mmclust.methods.vse import _TwoBranch, ranking_loss
 from mmclust.nn.utils import as_tensor, resolve_device, seed_everything
 
@@ -77,7 +76,7 @@ def cca_layer(
     return (h1 - m1) @ a, (h2 - m2) @ b, d
 
 
-class CCAL(MultiViewMixin, ClusterMixin, BaseEstimator):
+class CCAL(CanonicalEmbeddingMixin, MultiViewMixin, ClusterMixin, BaseEstimator):
     """CCA layer + pairwise ranking loss (CCAL-L_rank) followed by k-means.
 
     Parameters
@@ -107,6 +106,9 @@ class CCAL(MultiViewMixin, ClusterMixin, BaseEstimator):
     correlations_, projections_ (A, B, correlations, mean1, mean2),
     history_ (mean loss per epoch), module_
     """
+
+    # the normalised projected codes [p1, p2] are embedded and clustered
+    normalise_embedding = True
 
     def __init__(
         self,
@@ -184,32 +186,5 @@ class CCAL(MultiViewMixin, ClusterMixin, BaseEstimator):
             min_batch=max(2, self.out_dim // 4),
         )
         self.module_.eval()
-        self.projections_ = fit_projections(
-            self.module_, x1, x2, self.r1, self.r2, self.n_components
-        )
-        self.correlations_ = self.projections_[2]
-        self.embedding_ = canonical_embedding(
-            views,
-            masks,
-            (self.module_.branch1, self.module_.branch2),
-            self.projections_,
-            device,
-            normalise=True,
-        )
-        self.labels_, self.cluster_centers_ = kmeans_labels(
-            self.embedding_, self.n_clusters, self.kmeans_n_init, self.random_state
-        )
+        self._project_and_cluster(views, masks, x1, x2, device)
         return self
-
-    def transform(self, views: Sequence[np.ndarray], masks: Sequence[np.ndarray] | None = None):
-        """Normalised projected codes [p1, p2] of new samples."""
-        views, masks = check_views(views, masks, n_views=2)
-        device = next(self.module_.parameters()).device
-        return canonical_embedding(
-            views,
-            masks,
-            (self.module_.branch1, self.module_.branch2),
-            self.projections_,
-            device,
-            normalise=True,
-        )

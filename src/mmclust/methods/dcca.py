@@ -303,7 +303,55 @@ def fit_projections(
     return tuple(t.cpu().numpy() for t in out)  # type: ignore[return-value]
 
 
-class DCCA(MultiViewMixin, ClusterMixin, BaseEstimator):
+class CanonicalEmbeddingMixin:
+    """The end shared by DCCA and CCAL: linear CCA on the two branches' outputs.
+
+    ``_project_and_cluster`` fits the projections on the complete pairs
+    ``x1``, ``x2``, embeds every sample (:func:`canonical_embedding`, its rows
+    L2-normalised when ``normalise_embedding``) and runs k-means on it;
+    ``transform`` embeds new samples the same way.
+    """
+
+    normalise_embedding = False
+
+    def _project_and_cluster(
+        self,
+        views: Sequence[np.ndarray],
+        masks: Sequence[np.ndarray],
+        x1: torch.Tensor,
+        x2: torch.Tensor,
+        device: torch.device,
+    ) -> None:
+        self.projections_ = fit_projections(
+            self.module_, x1, x2, self.r1, self.r2, self.n_components
+        )
+        self.correlations_ = self.projections_[2]
+        self.embedding_ = self._embed(views, masks, device)
+        self.labels_, self.cluster_centers_ = kmeans_labels(
+            self.embedding_, self.n_clusters, self.kmeans_n_init, self.random_state
+        )
+
+    def _embed(
+        self, views: Sequence[np.ndarray], masks: Sequence[np.ndarray], device: torch.device
+    ) -> np.ndarray:
+        return canonical_embedding(
+            views,
+            masks,
+            (self.module_.branch1, self.module_.branch2),
+            self.projections_,
+            device,
+            normalise=self.normalise_embedding,
+        )
+
+    def transform(
+        self, views: Sequence[np.ndarray], masks: Sequence[np.ndarray] | None = None
+    ) -> np.ndarray:
+        """The embedding of new samples (canonical variates [u1, u2]; CCAL: normalised)."""
+        views, masks = check_views(views, masks, n_views=2)
+        return self._embed(views, masks, next(self.module_.parameters()).device)
+
+
+class DCCA(CanonicalEmbeddingMixin, MultiViewMixin, ClusterMixin, BaseEstimator):
     """Deep CCA of two views followed by k-means on the canonical variates.
 
     Parameters
@@ -472,21 +520,7 @@ class DCCA(MultiViewMixin, ClusterMixin, BaseEstimator):
             )
             self.history_ = [-v for v in losses]
         self.module_.eval()
-        self.projections_ = fit_projections(
-            self.module_, x1, x2, self.r1, self.r2, self.n_components
-        )
-        self.correlations_ = self.projections_[2]
-        self.embedding_ = canonical_embedding(
-            views,
-            masks,
-            (self.module_.branch1, self.module_.branch2),
-            self.projections_,
-            device,
-            normalise=False,
-        )
-        self.labels_, self.cluster_centers_ = kmeans_labels(
-            self.embedding_, self.n_clusters, self.kmeans_n_init, self.random_state
-        )
+        self._project_and_cluster(views, masks, x1, x2, device)
         return self
 
     def _fit_lbfgs(self, x1: torch.Tensor, x2: torch.Tensor) -> list[float]:
@@ -534,16 +568,3 @@ class DCCA(MultiViewMixin, ClusterMixin, BaseEstimator):
         with torch.no_grad():
             history.append(-float(self._loss(x1, x2)))
         return history
-
-    def transform(self, views: Sequence[np.ndarray], masks: Sequence[np.ndarray] | None = None):
-        """Canonical variates [u1, u2] of new samples."""
-        views, masks = check_views(views, masks, n_views=2)
-        device = next(self.module_.parameters()).device
-        return canonical_embedding(
-            views,
-            masks,
-            (self.module_.branch1, self.module_.branch2),
-            self.projections_,
-            device,
-            normalise=False,
-        )
