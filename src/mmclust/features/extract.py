@@ -29,9 +29,7 @@ import numpy as np
 
 from mmclust.data.dataset import DatasetError, MultiViewDataset
 from mmclust.features.inputs import FeatureSet
-
-IMAGE_EXTRACTORS = ("resnet50", "vgg16", "efficientnet_lite0")
-TEXT_EXTRACTORS = ("doc2vec", "bow", "minilm")
+from mmclust.features.names import IMAGE_EXTRACTORS, TEXT_EXTRACTORS
 
 
 def build_extracted_input(

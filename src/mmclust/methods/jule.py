@@ -106,6 +106,7 @@ from mmclust.methods.agglomerative import (
     build_graph,
     initial_clusters,
 )
+from mmclust.methods.registry import NETWORK_LAYERS
 from mmclust.nn.utils import as_tensor, batched, minibatches, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ __all__ = [
 ]
 
 #: layers whose activations can be extracted: the top (160-d output) and the blocks below it
-LAYERS: tuple[str, ...] = ("top", "top-1", "top-2")
+LAYERS: tuple[str, ...] = NETWORK_LAYERS["jule"]
 
 #: preset -> (conv blocks, padding, max-pool after the last block, batch-norm eps)
 ARCHITECTURES: dict[str, tuple[int, int, bool, float]] = {

@@ -57,6 +57,10 @@ PRETRAINED = frozenset({"dec", "idec", "jecl", "dkm", "dcn"})
 MULTIVIEW = frozenset(
     {"jecl", "dm2c", "vse", "dcca", "ccal", "bmvc", "mlrssc", "dmf-mvc", "pic", "daimc"}
 )
+# estimators whose model.pt holds a network that represents other images (an input's
+# from_model), and the layers features can be taken from (top: the output; top-1, top-2:
+# the last and second-to-last conv blocks)
+NETWORK_LAYERS: dict[str, tuple[str, ...]] = {"jule": ("top", "top-1", "top-2")}
 # set by the workflow, never by the config
 RESERVED = frozenset(
     {"n_clusters", "random_state", "device", "verbose", "autoencoder", "autoencoders",
