@@ -1,0 +1,188 @@
+"""Cross-references the schema cannot express, each failing with its key.
+
+Every function raises :class:`~mmclust.plan.errors.ConfigError` whose message
+starts with the dotted path of the key at fault and says what to do.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from mmclust.methods import registry
+from mmclust.plan.errors import ConfigError
+from mmclust.plan.schema import SCHEMA, validate, validate_part
+
+if TYPE_CHECKING:
+    from mmclust.plan.core import Plan
+
+AUTOENCODER_SCHEMA = SCHEMA.with_name("autoencoder.schema.yaml")
+
+
+def check_method(spec: dict[str, Any], where: str) -> None:
+    """One method entry: the schema's method definition and its estimator's signature."""
+    validate_part(spec, "method", where)
+    try:
+        registry.check_params(spec["estimator"], spec, where)
+    except registry.MethodConfigError as err:
+        raise ConfigError(str(err)) from None
+
+
+def check_references(plan: Plan) -> None:
+    """What sweep expansion relies on: data-set bases, method groups, run references."""
+    cfg = plan.config
+    for ds in plan.datasets:
+        plan.lineage(ds)  # unknown bases and cycles
+    groups = cfg["method_groups"]
+    for name, members in groups.items():
+        if name in plan.methods:
+            raise ConfigError(f"method_groups.{name}: a method has the same name; rename the group")
+        for m in members:
+            if m not in plan.methods:
+                raise ConfigError(f"method_groups.{name}: unknown method {m!r}")
+    for name, exp in plan.experiments.items():
+        for i, run in enumerate(exp["runs"]):
+            where = f"experiments.{name}.runs[{i}]"
+            for ds in run.get("datasets", [run.get("dataset")]):
+                if ds not in plan.datasets:
+                    raise ConfigError(f"{where}.dataset: unknown data set {ds!r}")
+            for m in run["methods"]:
+                if m not in plan.methods and m not in groups:
+                    raise ConfigError(
+                        f"{where}.methods: unknown method {m!r} (not in methods or method_groups)"
+                    )
+    chosen = cfg.get("targets")
+    for name in chosen or []:
+        if name not in plan.experiments:
+            known = ", ".join(sorted(plan.experiments))
+            raise ConfigError(f"targets: no experiment {name!r}; experiments: {known}")
+
+
+def check_plan(plan: Plan) -> None:
+    """Methods, overrides, inputs and experiments once sweeps are expanded."""
+    cfg = plan.config
+    for name in cfg["methods"]:
+        check_method(plan.methods[name], f"methods.{name}")
+    for ds, per_method in cfg["method_overrides"].items():
+        if ds not in plan.datasets:
+            raise ConfigError(f"method_overrides.{ds}: no data set {ds!r} in 'datasets'")
+        for m, spec in per_method.items():
+            if m not in cfg["methods"]:
+                raise ConfigError(f"method_overrides.{ds}.{m}: no method {m!r} in 'methods'")
+            check_method({**plan.methods[m], **spec}, f"method_overrides.{ds}.{m}")
+    for ds in cfg["inputs"]:
+        if ds not in plan.datasets:
+            raise ConfigError(f"inputs.{ds}: no data set {ds!r} in 'datasets'")
+    for ds, specs in cfg["inputs"].items():
+        for name, spec in specs.items():
+            _check_input(plan, ds, name, spec)
+    for ds in cfg["pretrain"]["overrides"]:
+        if ds not in plan.datasets:
+            raise ConfigError(f"pretrain.overrides.{ds}: no data set {ds!r} in 'datasets'")
+    for name, exp in plan.experiments.items():
+        _check_experiment(plan, name, exp)
+
+
+def _check_input(plan: Plan, ds: str, name: str, spec: dict[str, Any]) -> None:
+    where = f"inputs.{ds}.{name}"
+    specs = plan.config["inputs"][ds]
+    run = spec.get("from_run")
+    if run and (run["input"] not in specs or run["method"] not in plan.methods):
+        raise ConfigError(
+            f"{where}.from_run: data set {ds!r} needs an input {run['input']!r} and a "
+            f"method {run['method']!r}"
+        )
+    if "from_model" in spec:
+        _check_from_model(plan, f"{where}.from_model", spec["from_model"])
+    for part in spec.get("combine", []):
+        if part not in specs:
+            raise ConfigError(f"{where}.combine: data set {ds!r} has no input {part!r}")
+        if "combine" in specs[part]:
+            raise ConfigError(f"{where}.combine: {part!r} is itself composite")
+
+
+def _check_from_model(plan: Plan, where: str, src: dict[str, Any]) -> None:
+    """An input's ``from_model``: its source run exists and saves a network."""
+    ds, inp, m = src["dataset"], src["input"], src["method"]
+    if ds not in plan.datasets:
+        raise ConfigError(
+            f"{where}.dataset: no data set {ds!r} in 'datasets' (name the data set the "
+            "network was trained on)"
+        )
+    spec = plan.config["inputs"].get(ds, {}).get(inp)
+    if spec is None:
+        raise ConfigError(
+            f"{where}.input: data set {ds!r} has no input {inp!r} (define it under inputs.{ds})"
+        )
+    if "views" not in spec or spec.get("extractor") or spec.get("pca_dim"):
+        raise ConfigError(
+            f"{where}.input: inputs.{ds}.{inp} must be raw pixels (views: [image], no "
+            "extractor or pca_dim): the source network was trained on images"
+        )
+    if m not in plan.methods:
+        raise ConfigError(f"{where}.method: unknown method {m!r} (define it under 'methods')")
+    estimator = plan.estimator(m)
+    layers = registry.NETWORK_LAYERS.get(estimator)
+    if layers is None:
+        able = " or ".join(sorted(registry.NETWORK_LAYERS))
+        raise ConfigError(
+            f"{where}.method: method {m!r} (estimator {estimator!r}) saves no network to "
+            f"extract features from; use a method with estimator {able}"
+        )
+    if src["layer"] not in layers:
+        raise ConfigError(
+            f"{where}.layer: unknown layer {src['layer']!r}; use one of {', '.join(layers)}"
+        )
+
+
+def _check_experiment(plan: Plan, name: str, exp: dict[str, Any]) -> None:
+    where = f"experiments.{name}"
+    planned = set()
+    for i, run in enumerate(exp["runs"]):
+        ds, inp = run["dataset"], run["input"]
+        if inp not in plan.inputs.get(ds, {}):
+            raise ConfigError(
+                f"{where}.runs[{i}].input: data set {ds!r} has no input {inp!r} "
+                f"(define it under inputs.{plan.derived_root(ds)})"
+            )
+        for m in run["methods"]:
+            if plan.is_multiview(m) and "combine" not in plan.input_spec(ds, inp):
+                raise ConfigError(
+                    f"{where}.runs[{i}]: method {m!r} is multi-view and needs a composite "
+                    f"input (inputs.{ds}.{inp} has no 'combine')"
+                )
+            planned.add((ds, inp, m))
+    from mmclust.plan.core import MIXED_MODAL_METRICS
+
+    mixed = [m for m in exp["metrics"] if m in MIXED_MODAL_METRICS]
+    for ds in sorted({ds for ds, _, _ in planned}) if mixed else ():
+        if not plan.is_mixed_modal(ds):
+            raise ConfigError(
+                f"{where}.metrics: {mixed} score mixed-modal data sets only, and {ds!r} is "
+                "not one (no mixed_from): drop them or the run"
+            )
+    for i, fig in enumerate(exp["tsne"]):
+        key = (fig["dataset"], fig["input"], fig["method"])
+        if key not in planned:
+            raise ConfigError(f"{where}.tsne[{i}]: {key} is not among the experiment's runs")
+        if "seed" in fig and fig["seed"] not in exp["seeds"]:
+            raise ConfigError(f"{where}.tsne[{i}].seed: {fig['seed']} is not in its seeds")
+
+
+def pretrain_settings(plan: Plan, dataset: str, cache: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A data set's pretraining settings: ``pretrain.default`` with the overrides of its
+    lineage, validated against the autoencoder schema (whose defaults fill the rest).
+
+    ``cache`` holds the settings already validated (one validation per distinct settings).
+    """
+    sources = plan.pretrain_sources(dataset)
+    merged = {k: v for k, (v, _) in sources.items()}
+    key = json.dumps(merged, sort_keys=True)
+    if key not in cache:
+        try:
+            cache[key] = validate(merged, AUTOENCODER_SCHEMA)
+        except ConfigError as err:
+            field = str(err).split(":", 1)[0].split(".")[0].split("[")[0]
+            origin = sources[field][1] if field in sources else "pretrain"
+            raise ConfigError(f"{origin}.{err} (pretraining of data set {dataset!r})") from None
+    return cache[key]
