@@ -81,123 +81,30 @@ def cmd_download(a: argparse.Namespace) -> None:
 
 
 def cmd_features(a: argparse.Namespace) -> None:
-    from mmclust.data import MultiViewDataset
-    from mmclust.features import FeatureSet, build_input
+    from mmclust.features.build import build_feature_set
 
-    spec = a.spec
-    if spec.get("combine"):
-        from mmclust.features.combine import combine_inputs
-
-        if not a.parts or len(a.parts) != len(spec["combine"]):
-            raise SystemExit(f"a composite input needs --parts: one file per {spec['combine']}")
-        fs = combine_inputs(
-            [FeatureSet.load(p) for p in a.parts],
-            spec["combine"],
-            mode=spec.get("mode", "concat"),
-            transform=spec.get("transform", "none"),
-        )
-        fs.save(a.out)
-        log.info("composite input %s: X %s, %d present", a.out, fs.X.shape, int(fs.mask.sum()))
-        return
-    if a.embedding:
-        import numpy as np
-
-        emb = np.load(a.embedding)
-        fs = FeatureSet(X=np.ascontiguousarray(emb, dtype=np.float32), mask=np.ones(len(emb), bool))
-        fs.save(a.out)
-        log.info("input %s: the representation %s, %s", a.out, a.embedding, emb.shape)
-        return
-    if spec.get("from_model"):
-        if not (a.model and a.source_spec is not None and a.dataset):
-            raise SystemExit(
-                "an input from_model needs --model (the source run's model.pt), --source-spec "
-                "(the source input's config entry) and --dataset (this data set's folder)"
-            )
+    if a.settings["kind"] in ("extractor", "from_model"):
         _set_threads(a.threads)
-        fs = _transfer_input(
-            MultiViewDataset.load(a.dataset), a.model, spec["from_model"], a.source_spec, a.device
-        )
-        fs.save(a.out)
-        log.info("transferred input %s: X %s from %s", a.out, fs.X.shape, a.model)
-        return
-    if a.derive is not None:
-        from mmclust.features.combine import derive_input
-
-        if not (a.base_features and a.base):
-            raise SystemExit("an input of a derived data set needs --base-features and --base")
-        fs = derive_input(
-            FeatureSet.load(a.base_features), MultiViewDataset.load(a.base), a.derive, spec["views"]
-        )
-        fs.save(a.out)
-        log.info("derived input %s: X %s, %d present", a.out, fs.X.shape, int(fs.mask.sum()))
-        return
-    ds = MultiViewDataset.load(a.dataset)
-    if spec.get("extractor"):
-        from mmclust.features.extract import build_extracted_input
-
-        _set_threads(a.threads)
-        fs = build_extracted_input(ds, spec, device=a.device)
-    else:
-        fs = build_input(
-            ds, spec["views"], spec.get("transform", "standardize"), spec.get("factor")
-        )
-        if spec.get("pca_dim"):
-            from mmclust.features.reduce import pca_reduce
-
-            train = (ds.split == "train") & fs.mask if ds.split is not None else None
-            fs.X = pca_reduce(fs.X, fs.mask, int(spec["pca_dim"]), fit_rows=train, seed=0)
+    files = {
+        "data": a.data, "parts": a.parts, "embedding": a.embedding, "model": a.model,
+        "base_features": a.base_features, "base": a.base,
+    }  # fmt: skip
+    fs = build_feature_set(a.settings, files, device=a.device)
     fs.save(a.out)
-    log.info("input %s: X %s, %d present", a.out, fs.X.shape, int(fs.mask.sum()))
-
-
-def _transfer_input(
-    ds: Any, model_file: str, source: dict[str, Any], source_spec: dict[str, Any], device: str
-) -> Any:
-    """A data set's images represented by another run's network (inputs with from_model).
-
-    The image view is the one the source input was built from when this data
-    set has it, else this data set's only image view.  It is prepared with the
-    source input's transform (so the network sees images scaled as in its
-    training) and passed through the network up to ``source["layer"]``;
-    images of another size or channel count are converted to the network's
-    input shape first (:func:`mmclust.methods.jule.to_image_shape`).
-    """
-    import numpy as np
-
-    from mmclust.data.dataset import DatasetError
-    from mmclust.features import FeatureSet
-    from mmclust.features.inputs import transform_view
-    from mmclust.methods.jule import extract_layer
-
-    images = [v for v in ds.views if ds.kinds[v] == "image"]
-    named = [v for v in source_spec.get("views", []) if v in images]
-    if len(named) == 1:
-        view = named[0]
-    elif len(images) == 1:
-        view = images[0]
-    else:
-        raise DatasetError(
-            f"{ds.name}: an input from_model needs one image view to represent; the data set "
-            f"has image views {images} (the source input reads {source_spec.get('views')})"
-        )
-    x = ds.views[view]
-    flat = transform_view(
-        x, ds.masks[view], source_spec.get("transform", "standardize"), source_spec.get("factor")
+    log.info(
+        "input %s (%s): X %s, %d present", a.out, a.settings["kind"], fs.X.shape, fs.mask.sum()
     )
-    chw = flat.reshape(x.shape)
-    chw = chw[:, None] if chw.ndim == 3 else chw.transpose(0, 3, 1, 2)
-    X = extract_layer(model_file, chw, source["layer"], device=device)
-    return FeatureSet(X=np.ascontiguousarray(X, dtype=np.float32), mask=ds.masks[view].copy())
 
 
 def cmd_pretrain(a: argparse.Namespace) -> None:
     from mmclust.features import FeatureSet
+    from mmclust.fitting import train_rows
     from mmclust.io import save_npy
     from mmclust.nn import DenoisingAutoencoder
 
     _set_threads(a.threads)
     fs = FeatureSet.load(a.features)
-    train = _train_rows(a.split_from, fs.X.shape[0])
+    train = train_rows(a.split_from, fs.X.shape[0])
     X = fs.X[fs.mask if train is None else fs.mask & train]
     t0 = time.perf_counter()
     ae = DenoisingAutoencoder(**a.params, random_state=a.seed, device=a.device).fit(X)
@@ -209,171 +116,26 @@ def cmd_pretrain(a: argparse.Namespace) -> None:
     ae.save(a.model)
 
 
-def _train_rows(data_file: str | None, n: int) -> Any:
-    """The training rows of a data set with a train/test split (None without one).
-
-    Only the ``split`` array of ``data.npz`` is read, never the classes.
-    """
-    if not data_file:
-        return None
-    import numpy as np
-
-    with np.load(data_file, allow_pickle=False) as z:
-        if "split" not in z.files:
-            return None
-        split = z["split"]
-    if split.shape != (n,):
-        raise SystemExit(f"{data_file}: split has {split.shape[0]} rows, the input {n}")
-    return split == "train"
-
-
-def _as_images(X: Any, meta: dict[str, Any]) -> tuple[Any, tuple[int, int, int]]:
-    """Rows of flattened images in channel-first order, and their (C, H, W).
-
-    The input must be the raw pixels of the data set's one image view (stored
-    (H, W) or (H, W, C), flattened in that order).
-    """
-    import numpy as np
-
-    shapes = [v["shape"] for v in meta["views"].values() if v["kind"] == "image"]
-    match = [s for s in shapes if int(np.prod(s)) == X.shape[1]]
-    if len(match) != 1:
-        raise SystemExit(
-            f"this method learns from images: give it the raw pixels of an image view "
-            f"(an input with views: [image] and no extractor); input width {X.shape[1]}, "
-            f"image views {shapes}"
-        )
-    shape = match[0]
-    if len(shape) == 2:
-        return X, (1, shape[0], shape[1])
-    h, w, c = shape
-    chw = X.reshape(-1, h, w, c).transpose(0, 3, 1, 2).reshape(X.shape[0], -1)
-    return np.ascontiguousarray(chw), (c, h, w)
-
-
 def cmd_cluster(a: argparse.Namespace) -> None:
-    import numpy as np
-
     from mmclust.features import FeatureSet
-    from mmclust.io import read_json, save_npy, write_json
-    from mmclust.methods import PRETRAINED
-    from mmclust.methods.registry import load, parameters
+    from mmclust.fitting import RunError, fit_run, train_rows, write_run
+    from mmclust.io import read_json
     from mmclust.nn import DenoisingAutoencoder
 
     _set_threads(a.threads)
-    params = dict(a.params)
-    name = params.pop("estimator")
-    cls = load(name)
-    n_clusters = a.n_clusters or int(read_json(a.meta)["k"])
-    kwargs: dict[str, Any] = {"n_clusters": n_clusters, "random_state": a.seed}
-    multiview = bool(getattr(cls, "multiview", False))
-    if name in PRETRAINED:
-        if not a.autoencoder:
-            raise SystemExit(f"method {name!r} needs --autoencoder (a pretrained model)")
-        aes = [DenoisingAutoencoder.load(p, device=a.device) for p in a.autoencoder]
-        if multiview:
-            kwargs["autoencoders"] = aes
-        elif len(aes) != 1:
-            raise SystemExit(f"method {name!r} takes one --autoencoder, got {len(aes)}")
-        else:
-            kwargs["autoencoder"] = aes[0]
-    accepted = parameters(name)
-    if "device" in accepted:
-        kwargs["device"] = a.device
     fs = FeatureSet.load(a.features)
-    if "image_shape" in accepted:
-        fs.X, kwargs["image_shape"] = _as_images(fs.X, read_json(a.meta))
-    train = _train_rows(a.split_from, fs.X.shape[0])
-    if train is not None and not hasattr(cls, "predict"):
-        raise SystemExit(
-            f"the data set has a train/test split but {name!r} cannot assign samples it was "
-            "not fitted on (no predict): run it on a data set without a split"
-        )
-    t0 = time.perf_counter()
-    if multiview:
-        if not fs.parts:
-            raise SystemExit(
-                f"method {name!r} is multi-view: give it a composite input "
-                "(inputs.<data set>.<name>: {combine: [image input, text input]})"
-            )
-        views, masks = list(fs.parts.values()), list(fs.part_masks.values())
-        model = cls(**params, **kwargs)
-        if train is None:
-            model.fit(views, masks=masks)
-            labels, embedding = model.labels_, model.embedding_
-        else:
-            model.fit([v[train] for v in views], masks=[m[train] for m in masks])
-            labels = model.predict(views, masks=masks)
-            embedding = model.transform(views, masks=masks)
-    else:
-        if not fs.mask.all():
-            raise SystemExit(
-                f"{a.features}: {int((~fs.mask).sum())} samples lack a view of this input; "
-                f"{name!r} needs complete data (use a multi-view method, or an input "
-                "whose views every sample has)"
-            )
-        model = cls(**params, **kwargs)
-        if train is None:
-            model.fit(fs.X)
-            labels, embedding = model.labels_, model.embedding_
-        else:
-            model.fit(fs.X[train])
-            labels = model.predict(fs.X)
-            embedding = model.transform(fs.X) if hasattr(model, "transform") else fs.X
-    seconds = time.perf_counter() - t0
-    out = Path(a.out)
-    save_npy(out / "embedding.npy", np.asarray(embedding, dtype=np.float32))
-    info = {"estimator": name, "seed": a.seed, "fit_seconds": seconds}
-    if train is not None:
-        info["fitted_on"] = {"split": "train", "n": int(train.sum())}
-    for attr in ("n_iter_", "stopped_early_", "inertia_"):
-        if hasattr(model, attr):
-            info[attr.rstrip("_")] = getattr(model, attr)
-    write_json(out / "fit.json", info)
-    _save_model(out / "model.pt", name, model)
-    # labels last: their presence marks a finished fit
-    save_npy(out / "labels.npy", np.asarray(labels, dtype=np.int64))
-    log.info("%s fitted in %.1f s", name, seconds)
-
-
-def _plain(value: Any) -> Any:
-    """A parameter value as plain data (numbers, strings, lists, dicts); objects by type name."""
-    import numpy as np
-
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return f"<{type(value).__name__}>"
-
-
-def _save_model(path: Path, name: str, model: Any) -> None:
-    """Write a run's ``model.pt`` (atomically), a dictionary read with ``weights_only=True``.
-
-    ``estimator`` (the registry name), ``params`` (``get_params()``, objects
-    such as a pretrained autoencoder given by their type name) and
-    ``network``: what rebuilds and runs the trained network (constructor
-    settings, input shape, ``state_dict`` on the CPU) for estimators that
-    provide it through a ``network_state()`` method (JULE:
-    :func:`mmclust.methods.jule.load_network` reads it), else None.
-    """
-    import torch
-
-    from mmclust.io import atomic_path
-
-    network = model.network_state() if hasattr(model, "network_state") else None
-    state = {
-        "format": 1,
-        "estimator": name,
-        "params": _plain(model.get_params(deep=False) if hasattr(model, "get_params") else {}),
-        "network": network,
-    }
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    aes = [DenoisingAutoencoder.load(p, device=a.device) for p in a.autoencoder or []]
+    try:
+        result = fit_run(
+            fs, a.params, read_json(a.meta), a.seed,
+            autoencoders=aes, train=train_rows(a.split_from, fs.X.shape[0]),
+            n_clusters=a.n_clusters, device=a.device,
+        )  # fmt: skip
+    except RunError as err:
+        raise SystemExit(f"{a.features}: {err}") from None
+    read = {"features": a.features, "autoencoder": a.autoencoder, "data": a.split_from}
+    write_run(a.out, result, a.provenance, read)
+    log.info("%s fitted in %.1f s", result.info["estimator"], result.info["fit_seconds"])
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
@@ -449,6 +211,25 @@ def cmd_sweep(a: argparse.Namespace) -> None:
     sweep_figure(a.runs, a.spec, a.out, a.csv)
 
 
+def cmd_plan(a: argparse.Namespace) -> None:
+    from mmclust.plan import Plan, load_files, merge
+    from mmclust.plan.show import show
+
+    files = a.configfile or [Path(__file__).resolve().parents[2] / "config" / "config.yaml"]
+    overrides = {}
+    for item in a.config or []:
+        import yaml
+
+        key, _, value = item.partition("=")
+        overrides[key] = yaml.safe_load(value)
+    plan = Plan(merge(load_files(files), overrides))
+    if a.experiment is None:
+        for name in plan.experiments:
+            print(name)  # noqa: T201
+        return
+    print(show(plan, a.experiment, cell=a.cell, changed_only=a.changed, as_json=a.json))  # noqa: T201
+
+
 # -- parser -------------------------------------------------------------------------
 
 
@@ -477,21 +258,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--allow-unverified", action="store_true")
 
     s = add("features", cmd_features, "build one clustering input from a data set's views")
-    s.add_argument("--dataset", help="prepared data-set folder")
-    s.add_argument("--spec", type=_json, required=True, help="the input's config entry")
+    s.add_argument(
+        "--settings", type=_json, required=True,
+        help="the input's kind, config entry and (by kind) source input or derived data set",
+    )  # fmt: skip
+    s.add_argument("--data", help="the data set's data.npz (plain, extractor, from_model)")
+    s.add_argument("--meta", help="the data set's meta.json (accepted, not read)")
     s.add_argument("--parts", nargs="+", help="a composite input's part files, in order")
     s.add_argument("--embedding", help="a run's embedding.npy, used as the input (from_run)")
-    s.add_argument(
-        "--model", help="another run's model.pt whose network represents --dataset (from_model)"
-    )
-    s.add_argument(
-        "--source-spec", type=_json, help="from_model: the config entry of the source run's input"
-    )
-    s.add_argument(
-        "--derive", type=_json, help="a derived data set's config entry: restrict --base-features"
-    )
-    s.add_argument("--base-features", help="the base data set's input of the same name")
-    s.add_argument("--base", help="the base data set's folder")
+    s.add_argument("--model", help="another run's model.pt whose network represents the data")
+    s.add_argument("--base-features", help="a derived data set: its base's input of this name")
+    s.add_argument("--base", help="a derived data set: its base's data.npz")
     s.add_argument("--out", required=True)
     s.add_argument("--device", default="auto")
     s.add_argument("--threads", type=int, default=1)
@@ -522,9 +299,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the data set's data.npz: with a train/test split, fit on train, predict all",
     )
     s.add_argument(
+        "--provenance", type=_json, default={},
+        help="the plan's record of the run (settings and their sources), for params.json",
+    )  # fmt: skip
+    s.add_argument(
         "--out",
         required=True,
-        help="run folder: labels.npy, embedding.npy, fit.json, model.pt",
+        help="run folder: labels.npy, embedding.npy, fit.json, params.json, model.pt",
     )
     s.add_argument("--device", default="auto")
     s.add_argument("--threads", type=int, default=1)
@@ -561,6 +342,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--spec", type=_json, required=True, help="the experiment's config entry")
     s.add_argument("--out", required=True, help="PNG file")
     s.add_argument("--csv", help="also write the plotted means and stds here")
+    s = add(
+        "plan", cmd_plan, "show what the runs of an experiment use and where each value comes from"
+    )
+    s.add_argument("action", choices=["show"])
+    s.add_argument("experiment", nargs="?", help="an experiment (without: list them)")
+    s.add_argument(
+        "--configfile", nargs="+",
+        help="configuration files, merged in order as with snakemake (default config/config.yaml)",
+    )  # fmt: skip
+    s.add_argument("--config", nargs="+", metavar="KEY=VALUE", help="top-level overrides")
+    s.add_argument("--cell", help="one table row: DATASET/INPUT/METHOD")
+    s.add_argument("--changed", action="store_true", help="hide the estimators' defaults")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
     return p
 
 
@@ -572,10 +366,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     from mmclust.data.dataset import DatasetError
+    from mmclust.plan.errors import ConfigError
 
     try:
         args.func(args)
-    except DatasetError as err:
+    except (DatasetError, ConfigError) as err:
         log.error("%s", err)
         return 2
     return 0

@@ -1,0 +1,119 @@
+"""Build one clustering input, whatever its kind.
+
+The workflow's plan says what kind an input is (:data:`mmclust.plan.INPUT_KINDS`)
+and which files it is made from; :func:`build_feature_set` makes it:
+
+``plain``       views of the data set transformed and concatenated (:mod:`.inputs`)
+``extractor``   one view through a feature extractor (:mod:`.extract`)
+``combine``     other inputs of the same data set as parts (:mod:`.combine`)
+``from_run``    a run's learned representation (``embedding.npy``)
+``from_model``  the data set's images through the network another run trained
+``derived``     the base data set's input restricted to a derived data set's rows
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmclust.data.dataset import DatasetError, MultiViewDataset
+from mmclust.features.inputs import FeatureSet, build_input, transform_view
+
+
+def _folder(files: dict[str, Any], key: str) -> Path:
+    if not files.get(key):
+        raise DatasetError(f"this input needs its --{key.replace('_', '-')} file")
+    return Path(files[key]).parent
+
+
+def build_feature_set(
+    settings: dict[str, Any], files: dict[str, Any], device: str = "auto"
+) -> FeatureSet:
+    """The input described by ``settings`` (``kind``, ``spec`` and, by kind,
+    ``source_spec`` or ``derive``: what the plan's ``feature_settings`` gives)
+    from ``files`` (the plan's ``feature_inputs``: ``data``, ``parts``,
+    ``embedding``, ``model``, ``base_features``, ``base``)."""
+    kind, spec = settings["kind"], settings["spec"]
+    if kind == "combine":
+        from mmclust.features.combine import combine_inputs
+
+        parts = files.get("parts") or []
+        if len(parts) != len(spec["combine"]):
+            raise DatasetError(f"a composite input needs one part file per {spec['combine']}")
+        return combine_inputs(
+            [FeatureSet.load(p) for p in parts],
+            spec["combine"],
+            mode=spec.get("mode", "concat"),
+            transform=spec.get("transform", "none"),
+        )
+    if kind == "from_run":
+        emb = np.load(files["embedding"])
+        return FeatureSet(
+            X=np.ascontiguousarray(emb, dtype=np.float32), mask=np.ones(len(emb), bool)
+        )
+    if kind == "derived":
+        from mmclust.features.combine import derive_input
+
+        base = MultiViewDataset.load(_folder(files, "base"))
+        return derive_input(
+            FeatureSet.load(files["base_features"]), base, settings["derive"], spec["views"]
+        )
+    ds = MultiViewDataset.load(_folder(files, "data"))
+    if kind == "from_model":
+        return transfer_input(
+            ds, files["model"], spec["from_model"], settings["source_spec"], device
+        )
+    if kind == "extractor":
+        from mmclust.features.extract import build_extracted_input
+
+        return build_extracted_input(ds, spec, device=device)
+    if kind != "plain":
+        raise DatasetError(f"unknown input kind {kind!r}")
+    fs = build_input(ds, spec["views"], spec.get("transform", "standardize"), spec.get("factor"))
+    if spec.get("pca_dim"):
+        from mmclust.features.reduce import pca_reduce
+
+        train = (ds.split == "train") & fs.mask if ds.split is not None else None
+        fs.X = pca_reduce(fs.X, fs.mask, int(spec["pca_dim"]), fit_rows=train, seed=0)
+    return fs
+
+
+def transfer_input(
+    ds: MultiViewDataset,
+    model_file: str,
+    source: dict[str, Any],
+    source_spec: dict[str, Any],
+    device: str,
+) -> FeatureSet:
+    """A data set's images represented by another run's network (inputs with from_model).
+
+    The image view is the one the source input was built from when this data
+    set has it, else this data set's only image view.  It is prepared with the
+    source input's transform (so the network sees images scaled as in its
+    training) and passed through the network up to ``source["layer"]``;
+    images of another size or channel count are converted to the network's
+    input shape first (:func:`mmclust.methods.jule.to_image_shape`).
+    """
+    from mmclust.methods.jule import extract_layer
+
+    images = [v for v in ds.views if ds.kinds[v] == "image"]
+    named = [v for v in source_spec.get("views", []) if v in images]
+    if len(named) == 1:
+        view = named[0]
+    elif len(images) == 1:
+        view = images[0]
+    else:
+        raise DatasetError(
+            f"{ds.name}: an input from_model needs one image view to represent; the data set "
+            f"has image views {images} (the source input reads {source_spec.get('views')})"
+        )
+    x = ds.views[view]
+    flat = transform_view(
+        x, ds.masks[view], source_spec.get("transform", "standardize"), source_spec.get("factor")
+    )
+    chw = flat.reshape(x.shape)
+    chw = chw[:, None] if chw.ndim == 3 else chw.transpose(0, 3, 1, 2)
+    X = extract_layer(model_file, chw, source["layer"], device=device)
+    return FeatureSet(X=np.ascontiguousarray(X, dtype=np.float32), mask=ds.masks[view].copy())
