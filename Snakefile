@@ -1,16 +1,11 @@
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-# The default configuration is the full reproduction; a configuration given
-# with --configfile replaces it (it is not merged into it).
-if not workflow.config_settings.configfiles:
-
-    configfile: f"{workflow.basedir}/config/config.yaml"
-
-
-validate(config, "workflow/schemas/config.schema.yaml")
+# The configuration is read, validated against workflow/schemas/config.schema.yaml
+# and resolved into the plan of every job in workflow/rules/common.smk (the
+# default is config/config.yaml; files given with --configfile replace it).
 
 
 report: "workflow/report/workflow.rst"
@@ -38,4 +33,4 @@ localrules:
 rule all:
     default_target: True
     input:
-        all_targets(),
+        PLAN.targets(),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +37,8 @@ def source_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     pixels_spec = {"views": ["image"], "transform": "scale", "factor": 0.02}
     features = root / "pixels.npz"
     cli(
-        "features", "--dataset", str(root / "digits"), "--spec", json.dumps(pixels_spec),
-        "--out", str(features),
+        "features", "--data", str(root / "digits/data.npz"),
+        "--settings", json.dumps({"kind": "plain", "spec": pixels_spec}), "--out", str(features),
     )  # fmt: skip
     run = root / "run"
     cli(
@@ -57,11 +56,11 @@ def cli(*argv: str) -> None:
 def transfer(source_run, dataset: str, layer: str, out: Path) -> FeatureSet:
     spec = {"from_model": {"dataset": "digits", "input": "pixels", "method": "jule", "seed": 0}}
     spec["from_model"]["layer"] = layer
+    settings = {"kind": "from_model", "spec": spec, "source_spec": source_run["pixels_spec"]}
     cli(
-        "features", "--dataset", str(source_run["root"] / dataset), "--spec", json.dumps(spec),
-        "--model", str(source_run["run"] / "model.pt"),
-        "--source-spec", json.dumps(source_run["pixels_spec"]), "--device", "cpu",
-        "--out", str(out),
+        "features", "--data", str(source_run["root"] / dataset / "data.npz"),
+        "--settings", json.dumps(settings), "--model", str(source_run["run"] / "model.pt"),
+        "--device", "cpu", "--out", str(out),
     )  # fmt: skip
     return FeatureSet.load(out)
 
@@ -141,55 +140,5 @@ def test_from_model_plans_the_source_run_and_a_transfer_job(tmp_path: Path) -> N
     res = snakemake(tmp_path, target, "--dry-run", "--printshellcmds", "--configfile", str(TINY))
     shell = res.stdout + res.stderr
     assert "--model results/runs/digits/pixels/jule/seed0/model.pt" in shell
-    assert "--source-spec" in shell and "--dataset resources/datasets/captioned" in shell
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    ("edit", "message"),
-    [
-        (
-            {"dataset": "usps"},
-            r"inputs\.captioned\.from-digits-top-1\.from_model\.dataset: no data set 'usps'",
-        ),
-        (
-            {"input": "raw"},
-            r"from_model\.input: data set 'digits' has no input 'raw' \(define it under "
-            r"inputs\.digits\)",
-        ),
-        (
-            {"dataset": "captioned", "input": "efficientnet"},
-            r"from_model\.input: inputs\.captioned\.efficientnet must be raw pixels",
-        ),
-        ({"method": "jule-rc"}, r"from_model\.method: unknown method 'jule-rc'"),
-        (
-            {"method": "kmeans"},
-            r"from_model\.method: method 'kmeans' \(estimator 'kmeans'\) saves no network.*"
-            r"estimator jule",
-        ),
-        ({"layer": "fc7"}, r"'fc7' is not one of \['top', 'top-1', 'top-2'\]"),
-        ({"seed": -1}, r"-1 is less than the minimum of 0"),
-    ],
-)
-def test_bad_from_model_fails_before_any_job(tmp_path: Path, edit: dict, message: str) -> None:
-    cfg = tiny_config()
-    cfg["inputs"]["captioned"]["from-digits-top-1"]["from_model"].update(edit)
-    path = write_config(tmp_path / "bad.yaml", cfg)
-    work = tmp_path / "work"
-    work.mkdir()
-    res = snakemake(work, "--cores", "1", "--configfile", str(path))
-    out = res.stdout + res.stderr
-    assert res.returncode != 0
-    assert re.search(message, out), out[-3000:]
-    assert not (work / "resources").exists() and not (work / "results").exists()
-
-
-@pytest.mark.slow
-def test_from_model_takes_no_other_key(tmp_path: Path) -> None:
-    cfg = tiny_config()
-    cfg["inputs"]["captioned"]["from-digits-top-1"]["transform"] = "scale"
-    res = snakemake(
-        tmp_path, "--dry-run", "--configfile", str(write_config(tmp_path / "c.yaml", cfg))
-    )
-    assert res.returncode != 0
-    assert "'transform': 'scale'} is not valid under any" in res.stdout + res.stderr
+    assert '"kind":"from_model"' in shell and '"source_spec":' in shell
+    assert "--data resources/datasets/captioned/data.npz" in shell

@@ -19,7 +19,7 @@ rule download_raw:
 
 rule prepare_dataset:
     input:
-        unpack(prepare_inputs),
+        unpack(lambda w: PLAN.prepare_inputs(w.dataset)),
     output:
         data="resources/datasets/{dataset}/data.npz",
         meta="resources/datasets/{dataset}/meta.json",
@@ -30,9 +30,9 @@ rule prepare_dataset:
     conda:
         "../../envs/data.yaml"
     params:
-        spec=lambda w: to_json(config["datasets"][w.dataset]),
-        folder=lambda w: dataset_dir(w.dataset),
-        extra=lambda w, input: prepare_flags(input),
+        spec=lambda w: to_json(PLAN.datasets[w.dataset]),
+        folder=lambda w: paths.dataset_dir(w.dataset),
+        extra=lambda w, input: folder_flags(input),
     shell:
         "python -m mmclust prepare --name {wildcards.dataset} --spec {params.spec:q}"
         " {params.extra} --out {params.folder} 2> {log}"

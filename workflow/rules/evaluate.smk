@@ -21,7 +21,7 @@ rule evaluate_run:
                 "seed": int(w.seed),
             }
         ),
-        folder=lambda w: dataset_dir(w.dataset),
+        folder=lambda w: paths.dataset_dir(w.dataset),
     shell:
         "python -m mmclust evaluate --dataset {params.folder} --labels {input.labels}"
         " --fit-info {input.fit} --run {params.run:q} --out {output} 2> {log}"
@@ -29,7 +29,9 @@ rule evaluate_run:
 
 rule aggregate_runs:
     input:
-        experiment_metrics,
+        lambda w: [
+            f"{r.folder}/metrics.json" for r in PLAN.experiment_runs(w.experiment)
+        ],
     output:
         "results/tables/{experiment}_runs.csv",
     log:

@@ -1,6 +1,6 @@
 rule build_input:
     input:
-        unpack(feature_inputs),
+        unpack(lambda w: PLAN.feature_inputs(w.dataset, w.input)),
     output:
         "resources/features/{dataset}/{input}.npz",
     log:
@@ -9,22 +9,20 @@ rule build_input:
         "benchmarks/rules/build_input/{dataset}/{input}.tsv"
     conda:
         "../../envs/features.yaml"
-    threads: lambda w: config["train_threads"] if is_extracted(w) else 1
+    threads: lambda w: threads_for(PLAN.input_resource_kind(w.dataset, w.input))
     resources:
-        mem_mb=lambda w: (
-            config["resources"]["train"]["mem_mb"] if is_extracted(w) else 4000
-        ),
-        runtime=lambda w: (
-            config["resources"]["train"]["runtime"] if is_extracted(w) else 60
-        ),
+        mem_mb=input_resource("mem_mb"),
+        runtime=input_resource("runtime"),
         gpu=lambda w: (
-            config["resources"]["train"]["gpu"] if is_image_extracted(w) else 0
+            config["resources"]["train"]["gpu"]
+            if PLAN.input_uses_gpu(w.dataset, w.input)
+            else 0
         ),
     params:
-        spec=lambda w: to_json(config["inputs"][w.dataset][w.input]),
-        source=lambda w, input: feature_flags(w, input),
+        settings=lambda w: to_json(PLAN.feature_settings(w.dataset, w.input)),
+        files=lambda w, input: flags(input),
         device=config["device"],
     shell:
-        "PYTHONHASHSEED=0 python -m mmclust features {params.source}"
-        " --spec {params.spec:q} --device {params.device} --threads {threads}"
+        "PYTHONHASHSEED=0 python -m mmclust features {params.files}"
+        " --settings {params.settings:q} --device {params.device} --threads {threads}"
         " --out {output} 2> {log}"

@@ -17,7 +17,7 @@ rule pretrain_autoencoder:
         runtime=config["resources"]["train"]["runtime"],
         gpu=config["resources"]["train"]["gpu"],
     params:
-        settings=lambda w: to_json(pretrain_settings(w.dataset)),
+        settings=lambda w: to_json(PLAN.pretrain_settings(w.dataset)),
         device=config["device"],
     shell:
         "python -m mmclust pretrain --features {input.features} --params {params.settings:q}"

@@ -1,27 +1,30 @@
 rule summary_table:
     input:
         runs="results/tables/{experiment}_runs.csv",
-        paper=lambda w: paper_file(w.experiment),
-        meta=lambda w: experiment_metas(w.experiment),
+        paper=lambda w: PLAN.paper_file(w.experiment, workflow.basedir),
+        meta=lambda w: [
+            paths.dataset_files(ds)["meta"]
+            for ds in PLAN.experiment_datasets(w.experiment)
+        ],
     output:
         csv=report(
             "results/tables/{experiment}.csv",
             caption="../report/table.rst",
-            category=lambda w: experiment_category(w.experiment),
+            category=lambda w: PLAN.experiments[w.experiment]["category"],
             subcategory="Tables",
             labels={"experiment": "{experiment}", "format": "CSV (tidy)"},
         ),
         md=report(
             "results/tables/{experiment}.md",
             caption="../report/table.rst",
-            category=lambda w: experiment_category(w.experiment),
+            category=lambda w: PLAN.experiments[w.experiment]["category"],
             subcategory="Tables",
             labels={"experiment": "{experiment}", "format": "Markdown"},
         ),
         tex=report(
             "results/tables/{experiment}.tex",
             caption="../report/table.rst",
-            category=lambda w: experiment_category(w.experiment),
+            category=lambda w: PLAN.experiments[w.experiment]["category"],
             subcategory="Tables",
             labels={"experiment": "{experiment}", "format": "LaTeX"},
         ),
@@ -32,7 +35,7 @@ rule summary_table:
     conda:
         "../../envs/report.yaml"
     params:
-        spec=lambda w: table_spec(w.experiment),
+        spec=lambda w: to_json(PLAN.table_spec(w.experiment, workflow.basedir)),
     shell:
         "python -m mmclust table --runs {input.runs} --spec {params.spec:q} --meta {input.meta}"
         " --csv {output.csv} --md {output.md} --tex {output.tex} 2> {log}"
@@ -66,7 +69,8 @@ rule tsne_figure:
         "../../envs/report.yaml"
     params:
         settings=to_json(config["plots"]["tsne"]),
-        folder=lambda w: dataset_dir(w.dataset),
+        method=lambda w: to_json(PLAN.method_settings(w.method, w.dataset)),
+        folder=lambda w: paths.dataset_dir(w.dataset),
         title=lambda w: f"{w.method} on {w.dataset} ({w.input}), seed {w.seed}",
     shell:
         "python -m mmclust tsne --embedding {input.embedding} --labels {input.labels}"
@@ -81,7 +85,7 @@ rule sweep_figure:
         figure=report(
             "results/figures/{experiment}.png",
             caption="../report/sweep.rst",
-            category=lambda w: experiment_category(w.experiment),
+            category=lambda w: PLAN.experiments[w.experiment]["category"],
             subcategory="Figures",
             labels={"figure": "sweep", "experiment": "{experiment}"},
         ),
@@ -93,7 +97,7 @@ rule sweep_figure:
     conda:
         "../../envs/report.yaml"
     params:
-        spec=lambda w: sweep_spec(w.experiment),
+        spec=lambda w: to_json(PLAN.sweep_spec(w.experiment)),
     shell:
         "python -m mmclust sweep --runs {input} --spec {params.spec:q}"
         " --out {output.figure} --csv {output.csv} 2> {log}"
