@@ -12,7 +12,13 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "data" / "tiny.yaml"
 
 
-def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
+#: seconds a workflow run of the tests may take (raise it on a slow or shared machine)
+TIMEOUT = int(os.environ.get("MMCLUST_TEST_TIMEOUT", "900"))
+
+
+def snakemake(
+    workdir: Path, *args: str, timeout: int | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run this repository's workflow with ``workdir`` as working directory.
 
     The interpreter running the tests is put first on PATH so that the jobs'
@@ -27,7 +33,13 @@ def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.Compl
         *args,
     ]  # fmt: skip
     return subprocess.run(
-        cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=timeout, check=False
+        cmd,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=timeout or TIMEOUT,
+        check=False,
     )
 
 
