@@ -83,7 +83,7 @@ def data_b(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
     files = [FASHION / f"{p}-{k}-idx{3 if k == 'images' else 1}-ubyte.gz"
              for p in ("train", "t10k") for k in ("images", "labels")]  # fmt: skip
     if all(f.exists() for f in files):
-        from mmclust.data.images import read_idx
+        from mmclust.data.builders.mnist import read_idx
 
         Xs = [read_idx(files[0]), read_idx(files[2])]
         ys = [read_idx(files[1]), read_idx(files[3])]
