@@ -19,7 +19,11 @@ Neighbour search (:func:`knn`)
     different order and pick different K-th neighbours (12 of the 1797
     digits' 5-neighbour sets, 42 of the 20-neighbour sets differ), and the
     float32 products round differently from float64; so each method keeps
-    the search its results were obtained with.
+    the search its results were obtained with.  On such data scikit-learn's
+    brute-force order of tied neighbours also depends on its number of
+    threads (44 of the first 600 digits' 20-neighbour lists differ between
+    one and two threads), so a classical baseline's result there is
+    reproducible for a given thread count.
 
 Heat-kernel weights (:func:`heat_weights`, :func:`mean_sq_sigma2`)
     W_ij = exp(-d²_ij / s) on the kNN pattern, where the papers differ only
