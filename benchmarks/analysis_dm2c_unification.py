@@ -38,7 +38,7 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 
-from mmclust.data.sources import mfeat
+from mmclust.data.builders.mfeat import mfeat
 from mmclust.methods.dm2c import DM2C
 from mmclust.metrics import evaluate, mixed_modal_scores
 

@@ -37,7 +37,7 @@ from mmclust.nn.autoencoder import DenoisingAutoencoder
 
 def data(shape: str, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     if shape == "mfeat":
-        from mmclust.data.sources import build
+        from mmclust.data import build
         from mmclust.features.inputs import build_input
 
         ds = build("mfeat", "mfeat", {})

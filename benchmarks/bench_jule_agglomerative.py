@@ -11,7 +11,7 @@ Stages, each timed on its own (wall clock and this process's CPU time):
     blocks on and above the diagonal, ‖x‖² + ‖y‖² - 2 x·y with float32 matrix
     products, nothing selected or kept.  No exact search can do less.
 ``knn``
-    :func:`mmclust.methods.agglomerative.knn`: the exact K_s = 20 nearest
+    :func:`mmclust.cluster.graph.knn` (``method="blocked"``): the exact K_s = 20 nearest
     neighbours (the floor plus the selection of candidates).
 ``graph``
     σ² and the weights W(i, j) = exp(-d²_ij / σ²).
@@ -83,7 +83,7 @@ def data_b(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
     files = [FASHION / f"{p}-{k}-idx{3 if k == 'images' else 1}-ubyte.gz"
              for p in ("train", "t10k") for k in ("images", "labels")]  # fmt: skip
     if all(f.exists() for f in files):
-        from mmclust.data.images import read_idx
+        from mmclust.data.builders.mnist import read_idx
 
         Xs = [read_idx(files[0]), read_idx(files[2])]
         ys = [read_idx(files[1]), read_idx(files[3])]
@@ -142,13 +142,8 @@ def floor(X: np.ndarray, block_size: int, device: torch.device) -> None:
 
 
 def run_one(which: str, args: argparse.Namespace) -> dict[str, Any]:
-    from mmclust.methods.agglomerative import (
-        GDLAgglomeration,
-        KNNGraph,
-        agglomerate,
-        initial_clusters,
-        knn,
-    )
+    from mmclust.cluster.graph import knn, nn_components
+    from mmclust.methods.agglomerative import GDLAgglomeration, KNNGraph, agglomerate
     from mmclust.metrics import nmi
 
     torch.set_num_threads(args.threads)
@@ -161,9 +156,10 @@ def run_one(which: str, args: argparse.Namespace) -> dict[str, Any]:
     with threadpool_limits(limits=args.threads):
         if not args.skip_floor:
             clock("floor", floor, X, args.block_size, device)
-        idx, d2 = clock("knn", knn, X, args.k, device=device, block_size=args.block_size)
+        idx, d2 = clock("knn", knn, X, args.k, method="blocked", squared=True, device=device,
+                        block_size=args.block_size)  # fmt: skip
         graph = clock("graph", KNNGraph.from_neighbours, idx, d2, 1.0)
-        init = clock("init", initial_clusters, idx)
+        init = clock("init", nn_components, idx)
         engine = clock("engine", GDLAgglomeration, graph, init, K_c=5, lam=1.0,
                        plain_from=100, features=X)  # fmt: skip
         m0 = engine.n_clusters

@@ -10,6 +10,8 @@ from sklearn.base import clone
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
+from mmclust.cluster import graph as graph_module
+from mmclust.cluster.graph import mean_sq_sigma2, nn_components
 from mmclust.methods.agglomerative import (
     ACGDL,
     GDLAgglomeration,
@@ -18,10 +20,7 @@ from mmclust.methods.agglomerative import (
     best_merge,
     build_graph,
     cluster_affinity,
-    initial_clusters,
-    knn,
     merge_scores,
-    sigma_squared,
 )
 
 torch.set_num_threads(1)
@@ -47,6 +46,11 @@ def random_graph(rng: np.random.Generator, n: int, k: int) -> KNNGraph:
     return KNNGraph.from_neighbours(idx, d2, a=1.0)
 
 
+def knn(X: np.ndarray, k: int, **kw: object) -> tuple[np.ndarray, np.ndarray]:
+    """JULE's neighbour search: the blocked one, squared distances."""
+    return graph_module.knn(X, k, method="blocked", squared=True, **kw)
+
+
 def points(n: int = 120, d: int = 5, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
 
@@ -70,11 +74,9 @@ def test_knn_matches_brute_force(block_size):
 
 def test_knn_device_side_selection_agrees(monkeypatch):
     # the selection path used on CUDA (candidates selected by torch), forced on the CPU
-    import mmclust.methods.agglomerative as agg
-
     X = points(70, 4, seed=2)
     want = knn(X, 5, device="cpu", block_size=16)
-    monkeypatch.setattr(agg, "_numpy_selection", lambda device: False)
+    monkeypatch.setattr(graph_module, "_numpy_selection", lambda device: False)
     got = knn(X, 5, device="cpu", block_size=16)
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_allclose(got[1], want[1])
@@ -88,8 +90,8 @@ def test_knn_rejects_too_few_points():
 def test_sigma2_and_weights_by_hand():
     d2 = np.array([[1.0, 3.0], [2.0, 2.0], [0.5, 3.5]])
     # (1/(n K_s)) Σ d² = 12 / 6 = 2; a scales it
-    assert sigma_squared(d2) == pytest.approx(2.0)
-    assert sigma_squared(d2, a=0.5) == pytest.approx(1.0)
+    assert mean_sq_sigma2(d2) == pytest.approx(2.0)
+    assert mean_sq_sigma2(d2, a=0.5) == pytest.approx(1.0)
     g = KNNGraph.from_neighbours(np.array([[1, 2], [0, 2], [0, 1]]), d2, a=1.0)
     assert g.sigma2 == pytest.approx(2.0)
     np.testing.assert_allclose(g.weights[0], [np.exp(-0.5), np.exp(-1.5)])
@@ -101,7 +103,7 @@ def test_sigma2_and_weights_by_hand():
 def test_initial_clusters_are_1nn_components_by_hand():
     # 0 <-> 1 <- 2 and 3 <-> 4 <- 5 <- 6; only column 0 (the nearest) matters
     nn = np.array([[1, 5], [0, 5], [1, 5], [4, 0], [3, 0], [4, 0], [5, 0]])
-    labels = initial_clusters(nn)
+    labels = nn_components(nn)
     np.testing.assert_array_equal(labels, [0, 0, 0, 1, 1, 1, 1])
 
 
@@ -151,7 +153,7 @@ def test_incremental_update_equals_recomputation(seed):
 def test_incremental_update_on_a_knn_graph():
     X = points(150, 3, seed=3)
     g = build_graph(X, 5, device="cpu")
-    eng = GDLAgglomeration(g, initial_clusters(g.indices), K_c=5, features=X)
+    eng = GDLAgglomeration(g, nn_components(g.indices), K_c=5, features=X)
     for _ in range(eng.n_clusters - 3):
         eng.step()
     _check_engine(eng, g)
@@ -184,7 +186,7 @@ def test_engine_follows_the_criterion_at_every_step(lam, plain_from):
     X = points(200, 4, seed=4)
     g = build_graph(X, 8, device="cpu")
     eng = GDLAgglomeration(
-        g, initial_clusters(g.indices), K_c=4, lam=lam, plain_from=plain_from, features=X
+        g, nn_components(g.indices), K_c=4, lam=lam, plain_from=plain_from, features=X
     )
     while eng.n_clusters > 2:
         pair = eng.best_pair()
@@ -202,7 +204,7 @@ def test_engine_follows_the_criterion_at_every_step(lam, plain_from):
 def test_run_counts_merges_and_periods():
     X = points(200, 4, seed=5)
     g = build_graph(X, 8, device="cpu")
-    eng = GDLAgglomeration(g, initial_clusters(g.indices), features=X)
+    eng = GDLAgglomeration(g, nn_components(g.indices), features=X)
     m0 = eng.n_clusters
     eng.run(n_merges=5)
     assert eng.n_clusters == m0 - 5 and eng.n_merges_ == 5

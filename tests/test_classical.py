@@ -10,6 +10,8 @@ from sklearn.base import clone
 from sklearn.datasets import make_blobs, make_moons
 from sklearn.metrics import adjusted_rand_score
 
+from mmclust.cluster.graph import knn
+from mmclust.cluster.nmf import semi_nmf
 from mmclust.methods.classical import (
     ACPIC,
     CLASSICAL,
@@ -30,8 +32,7 @@ from mmclust.methods.classical_agglomerative import (
     zell_affinity,
     zeta_descriptor,
 )
-from mmclust.methods.classical_graph import knn
-from mmclust.methods.classical_nmf import lpnmf_objective, semi_nmf
+from mmclust.methods.classical_nmf import lpnmf_objective
 from mmclust.methods.classical_spectral import (
     landmark_representation,
     local_scales,
@@ -118,7 +119,7 @@ def test_registry_and_sklearn_params():
 
 def test_self_tuning_scales_and_affinity_on_four_points():
     X = np.array([[0.0], [1.0], [3.0], [6.0]])
-    dist, idx = knn(X, 3)
+    idx, dist = knn(X, 3)
     sigma = local_scales(dist, scale_neighbor=2)
     # distances to the 2nd nearest other point, by hand
     np.testing.assert_allclose(sigma, [3.0, 2.0, 3.0, 5.0])

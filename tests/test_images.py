@@ -14,7 +14,7 @@ import scipy.io
 from PIL import Image
 
 from mmclust.data import DatasetError, MultiViewDataset
-from mmclust.data import images as im
+from mmclust.data.builders import _images, coil, jule_h5, mnist, umist, usps
 
 # -- fixture writers (each source's real on-disk format) -----------------------------------
 
@@ -74,7 +74,7 @@ def write_coil(folder: Path, objects: list[int], poses: list[int], mode: str, si
 @pytest.mark.parametrize("gz", [True, False])
 def test_mnist_test_and_full(tmp_path, gz):
     truth = write_mnist(tmp_path / "mnist", gz=gz)
-    ds = im.mnist("mnist-test", tmp_path / "mnist", subset="test")
+    ds = mnist.mnist("mnist-test", tmp_path / "mnist", subset="test")
     assert ds.views["image"].shape == (7, 28, 28) and ds.views["image"].dtype == np.uint8
     assert ds.kinds == {"image": "image"}
     np.testing.assert_array_equal(ds.views["image"], truth["t10k"][0])
@@ -83,7 +83,7 @@ def test_mnist_test_and_full(tmp_path, gz):
     assert ds.meta["obtained_counts"]["n"] == 7
     assert any("n = 7 obtained, JULE reports 10000" in s for s in ds.meta["notes"])
 
-    full = im.mnist("mnist-full", tmp_path / "mnist", subset="full")
+    full = mnist.mnist("mnist-full", tmp_path / "mnist", subset="full")
     assert full.n == 19 and full.k == 10
     np.testing.assert_array_equal(full.views["image"][:12], truth["train"][0])  # train first
     np.testing.assert_array_equal(full.views["image"][12:], truth["t10k"][0])
@@ -98,7 +98,7 @@ def test_mnist_gz_named_file_that_is_already_gunzipped(tmp_path):
     write_mnist(folder, gz=False)
     for p in list(folder.iterdir()):
         p.rename(p.with_name(p.name + ".gz"))
-    assert im.mnist("m", folder).n == 7
+    assert mnist.mnist("m", folder).n == 7
 
 
 def test_mnist_dotted_names(tmp_path):
@@ -106,7 +106,7 @@ def test_mnist_dotted_names(tmp_path):
     write_mnist(folder, gz=False)
     for p in list(folder.iterdir()):
         p.rename(p.with_name(p.name.replace("-idx", ".idx")))
-    assert im.mnist("m", folder).n == 7
+    assert mnist.mnist("m", folder).n == 7
 
 
 def test_idx_wrong_magic(tmp_path):
@@ -117,7 +117,7 @@ def test_idx_wrong_magic(tmp_path):
     with pytest.raises(
         DatasetError, match=r"t10k-images-idx3-ubyte.gz is not an IDX file.*download"
     ):
-        im.mnist("m", folder)
+        mnist.mnist("m", folder)
 
 
 def test_idx_truncated_data_and_gzip(tmp_path):
@@ -126,11 +126,11 @@ def test_idx_truncated_data_and_gzip(tmp_path):
     path = folder / "t10k-images-idx3-ubyte"
     path.write_bytes(path.read_bytes()[:-5])
     with pytest.raises(DatasetError, match=r"header promises \(7, 28, 28\).*download it again"):
-        im.mnist("m", folder)
+        mnist.mnist("m", folder)
     path.unlink()
     (folder / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"\0" * 2000)[:30])
     with pytest.raises(DatasetError, match=r"not a complete gzip file"):
-        im.mnist("m", folder)
+        mnist.mnist("m", folder)
 
 
 def test_idx_label_count_mismatch(tmp_path):
@@ -138,14 +138,14 @@ def test_idx_label_count_mismatch(tmp_path):
     write_mnist(folder)
     write_idx(folder / "t10k-labels-idx1-ubyte", np.zeros(6, np.uint8), gz=True)
     with pytest.raises(DatasetError, match=r"7 images but .* 6 labels"):
-        im.mnist("m", folder)
+        mnist.mnist("m", folder)
 
 
 def test_read_idx_other_dtypes(tmp_path):
     a = np.arange(12, dtype=np.int32).reshape(3, 4) - 5
-    np.testing.assert_array_equal(im.read_idx(write_idx(tmp_path / "a", a, gz=False)), a)
+    np.testing.assert_array_equal(mnist.read_idx(write_idx(tmp_path / "a", a, gz=False)), a)
     f = np.linspace(-1, 1, 6, dtype=np.float32)
-    np.testing.assert_array_equal(im.read_idx(write_idx(tmp_path / "f", f, gz=True)), f)
+    np.testing.assert_array_equal(mnist.read_idx(write_idx(tmp_path / "f", f, gz=True)), f)
 
 
 def test_mnist_missing_file_names_it_and_the_fix(tmp_path):
@@ -153,14 +153,14 @@ def test_mnist_missing_file_names_it_and_the_fix(tmp_path):
     write_mnist(folder)
     (folder / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(DatasetError, match=r"t10k-labels-idx1-ubyte.gz is missing.*download"):
-        im.mnist("m", folder)
+        mnist.mnist("m", folder)
     (folder / "train-images-idx3-ubyte.gz").unlink()
     with pytest.raises(DatasetError, match=r"train-images-idx3-ubyte.gz is missing"):
-        im.mnist("m", folder, subset="full")
+        mnist.mnist("m", folder, subset="full")
     with pytest.raises(DatasetError, match=r"does not exist: download the MNIST"):
-        im.mnist("m", tmp_path / "nowhere")
+        mnist.mnist("m", tmp_path / "nowhere")
     with pytest.raises(DatasetError, match="subset='all' is unknown"):
-        im.mnist("m", folder, subset="all")
+        mnist.mnist("m", folder, subset="all")
 
 
 # -- Fashion-MNIST -------------------------------------------------------------------------------
@@ -168,32 +168,32 @@ def test_mnist_missing_file_names_it_and_the_fix(tmp_path):
 
 def test_fashion_mnist_from_raw_dir_and_missing_everywhere(tmp_path):
     truth = write_mnist(tmp_path / "f", gz=True)
-    ds = im.fashion_mnist("fm", tmp_path / "f", debian_dir=tmp_path / "no-debian")
+    ds = mnist.fashion_mnist("fm", tmp_path / "f", debian_dir=tmp_path / "no-debian")
     np.testing.assert_array_equal(ds.views["image"], truth["t10k"][0])
-    assert ds.class_names == list(im.FASHION_MNIST_CLASSES[:7])
+    assert ds.class_names == list(mnist.FASHION_MNIST_CLASSES[:7])
     assert ds.meta["source"].endswith("raw_dir")
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match=r"apt-get install dataset-fashion-mnist.*download"):
-        im.fashion_mnist("fm", tmp_path / "empty", debian_dir=tmp_path / "no-debian")
+        mnist.fashion_mnist("fm", tmp_path / "empty", debian_dir=tmp_path / "no-debian")
     # an empty raw_dir falls back to the Debian folder
-    ds2 = im.fashion_mnist("fm", tmp_path / "empty", debian_dir=tmp_path / "f")
+    ds2 = mnist.fashion_mnist("fm", tmp_path / "empty", debian_dir=tmp_path / "f")
     assert ds2.n == 7 and "Debian" in ds2.meta["source"]
 
 
 @pytest.mark.skipif(
-    not (im.DEBIAN_FASHION_MNIST / "t10k-images-idx3-ubyte.gz").exists(),
+    not (mnist.DEBIAN_FASHION_MNIST / "t10k-images-idx3-ubyte.gz").exists(),
     reason="Debian package dataset-fashion-mnist is not installed "
     "(apt-get install dataset-fashion-mnist)",
 )
 def test_fashion_mnist_debian_package():
-    ds = im.fashion_mnist("fashion-mnist", None)
+    ds = mnist.fashion_mnist("fashion-mnist", None)
     assert ds.views["image"].shape == (10000, 28, 28)
     assert ds.views["image"].dtype == np.uint8
     assert np.bincount(ds.labels).tolist() == [1000] * 10
     assert ds.meta["obtained_counts"]["n"] == ds.meta["reference_counts"]["n"] == 10000
     assert ds.meta["notes"] == []
-    assert ds.meta["read_from"] == str(im.DEBIAN_FASHION_MNIST)
-    full = im.fashion_mnist("fashion-mnist-full", None, subset="full")
+    assert ds.meta["read_from"] == str(mnist.DEBIAN_FASHION_MNIST)
+    full = mnist.fashion_mnist("fashion-mnist-full", None, subset="full")
     assert full.views["image"].shape == (70000, 28, 28)
     assert np.bincount(full.labels).tolist() == [7000] * 10
     np.testing.assert_array_equal(full.views["image"][60000:], ds.views["image"])  # test last
@@ -210,7 +210,7 @@ def test_usps_libsvm(tmp_path):
     y = np.arange(9) % 10
     write_libsvm(tmp_path / "usps.bz2", x[:6], y[:6])
     write_libsvm(tmp_path / "usps.t.bz2", x[6:], y[6:])
-    ds = im.usps("usps", tmp_path)
+    ds = usps.usps("usps", tmp_path)
     assert ds.views["image"].shape == (9, 16, 16) and ds.views["image"].dtype == np.uint8
     img0 = ds.views["image"][0]
     assert img0[1, 1] == 255 and img0.sum() == 255  # -1 -> 0, 1 -> 255, raster row by row
@@ -232,7 +232,7 @@ def test_usps_all_mat_preferred_and_decoded(tmp_path):
             data[:, j, c] = img.ravel(order="F")  # MATLAB stores columns first
     scipy.io.savemat(tmp_path / "usps_all.mat", {"data": data})
     write_libsvm(tmp_path / "usps.bz2", -np.ones((2, 256)), np.array([0, 1]))
-    ds = im.usps("usps", tmp_path)
+    ds = usps.usps("usps", tmp_path)
     assert ds.meta["usps_source"] == "usps_all" and ds.n == 30
     first = ds.views["image"][0]
     assert first[0, 0] == 200 and first.sum() == 200
@@ -244,18 +244,18 @@ def test_usps_all_mat_preferred_and_decoded(tmp_path):
 
 def test_usps_errors(tmp_path):
     with pytest.raises(DatasetError, match=r"usps_all.mat is missing.*usps.bz2.*usps.t.bz2"):
-        im.usps("usps", tmp_path)
+        usps.usps("usps", tmp_path)
     write_libsvm(tmp_path / "usps.bz2", -np.ones((2, 256)), np.array([0, 1]))
     with pytest.raises(DatasetError, match=r"usps.t.bz2 is missing .*download"):
-        im.usps("usps", tmp_path)
+        usps.usps("usps", tmp_path)
     (tmp_path / "usps.t.bz2").write_bytes(bz2.compress(b"11 1:0.5\n"))
     with pytest.raises(DatasetError, match=r"usps.t.bz2:1: label 11 is not in 1..10"):
-        im.usps("usps", tmp_path)
+        usps.usps("usps", tmp_path)
     (tmp_path / "usps.t.bz2").write_bytes(b"BZh9 not really bzip2")
     with pytest.raises(DatasetError, match=r"usps.t.bz2 is corrupt"):
-        im.usps("usps", tmp_path)
+        usps.usps("usps", tmp_path)
     with pytest.raises(DatasetError, match=r"usps_all.mat is missing: download"):
-        im.usps("usps", tmp_path, source="usps_all")
+        usps.usps("usps", tmp_path, source="usps_all")
 
 
 # -- COIL ----------------------------------------------------------------------------------------
@@ -263,44 +263,44 @@ def test_usps_errors(tmp_path):
 
 def test_coil20_folder(tmp_path):
     truth = write_coil(tmp_path / "coil-20-proc", [1, 2, 10], [0, 1, 11], "L")
-    ds = im.coil20("coil20", tmp_path)
+    ds = coil.coil20("coil20", tmp_path)
     assert ds.views["image"].shape == (9, 8, 8) and ds.views["image"].dtype == np.uint8
     assert ds.class_names == ["obj1", "obj2", "obj10"]  # numeric, not lexical, order
     assert ds.labels.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     np.testing.assert_array_equal(ds.views["image"][2], truth[1, 11])  # pose 11 after pose 1
     np.testing.assert_array_equal(ds.views["image"][6], truth[10, 0])
     assert ds.meta["reference_counts"] == {
-        "paper": im.JULE_PAPER, "dataset": "COIL-20", "n": 1440, "k": 20,
+        "paper": _images.JULE_PAPER, "dataset": "COIL-20", "n": 1440, "k": 20,
         "image_size": [128, 128], "channels": 1,
     }  # fmt: skip
     assert ds.meta["obtained_counts"]["image_size"] == [8, 8]
     assert any("do not have 72 poses" in s for s in ds.meta["notes"])
 
-    resized = im.coil20("coil20", tmp_path, resize=[4, 6], interpolation="bilinear")
+    resized = coil.coil20("coil20", tmp_path, resize=[4, 6], interpolation="bilinear")
     assert resized.views["image"].shape == (9, 4, 6)
     assert resized.meta["obtained_counts"]["stored_image_size"] == [8, 8]
-    jule = im.coil20("coil20", tmp_path, resize="jule")
+    jule = coil.coil20("coil20", tmp_path, resize="jule")
     assert jule.views["image"].shape == (9, 128, 128)
 
 
 def test_coil20_pngs_directly_in_raw_dir_and_errors(tmp_path):
     write_coil(tmp_path, [3], [0, 1], "L")
-    assert im.coil20("c", tmp_path).n == 2
+    assert coil.coil20("c", tmp_path).n == 2
     with pytest.raises(DatasetError, match=r"resize='half'.*'jule', an int or \[height, width\]"):
-        im.coil20("c", tmp_path, resize="half")
+        coil.coil20("c", tmp_path, resize="half")
     Image.fromarray(np.zeros((9, 8), np.uint8)).save(tmp_path / "obj3__5.png")
     with pytest.raises(DatasetError, match=r"obj3__5.png is 8x9 .* different sizes"):
-        im.coil20("c", tmp_path)
+        coil.coil20("c", tmp_path)
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match=r"coil-20-proc/obj1__0.png is missing.*coil-20-proc"):
-        im.coil20("c", tmp_path / "empty")
+        coil.coil20("c", tmp_path / "empty")
     with pytest.raises(DatasetError, match=r"interpolation='cubic' is unknown"):
-        im.resize_images(np.zeros((1, 8, 8), np.uint8), (4, 4), interpolation="cubic")
+        _images.resize_images(np.zeros((1, 8, 8), np.uint8), (4, 4), interpolation="cubic")
 
 
 def test_coil100_rgb(tmp_path):
     truth = write_coil(tmp_path / "coil-100", [1, 100], [0, 5, 355], "RGB")
-    ds = im.coil100("coil100", tmp_path)
+    ds = coil.coil100("coil100", tmp_path)
     assert ds.views["image"].shape == (6, 8, 8, 3) and ds.views["image"].dtype == np.uint8
     assert ds.k == 2 and ds.class_names == ["obj1", "obj100"]
     np.testing.assert_array_equal(ds.views["image"][5], truth[100, 355])
@@ -320,7 +320,7 @@ def test_umist_mat(tmp_path):
         facedat[0, i] = rng.integers(0, 256, size=(112, 92, k), dtype=np.uint8)
         dirnames[0, i] = f"{i + 1}a"
     scipy.io.savemat(tmp_path / "umist_cropped.mat", {"facedat": facedat, "dirnames": dirnames})
-    ds = im.umist("umist", tmp_path)
+    ds = umist.umist("umist", tmp_path)
     assert ds.views["image"].shape == (6, 112, 92) and ds.views["image"].dtype == np.uint8
     assert ds.labels.tolist() == [0, 0, 1, 2, 2, 2]
     assert ds.class_names == ["1a", "2a", "3a"]
@@ -332,10 +332,10 @@ def test_umist_mat(tmp_path):
 
 def test_umist_errors(tmp_path):
     with pytest.raises(DatasetError, match=r"umist_cropped.mat is missing: download .*umist"):
-        im.umist("umist", tmp_path)
+        umist.umist("umist", tmp_path)
     scipy.io.savemat(tmp_path / "umist_cropped.mat", {"faces": np.zeros((2, 2))})
     with pytest.raises(DatasetError, match=r"no variable 'facedat' \(variables: faces\)"):
-        im.umist("umist", tmp_path)
+        umist.umist("umist", tmp_path)
 
 
 # -- JULE HDF5 -----------------------------------------------------------------------------------
@@ -351,7 +351,7 @@ def test_jule_h5_rgb_float_unit_range(tmp_path):
     rng = np.random.default_rng(4)
     x = rng.random((5, 3, 32, 32)).astype(np.float32)  # N x C x H x W in [0, 1]
     write_h5(tmp_path / "data4torch.h5", x, np.array([[7], [3], [7], [9], [3]], np.float64))
-    ds = im.jule_h5("frgc", tmp_path)
+    ds = jule_h5.jule_h5("frgc", tmp_path)
     img = ds.views["image"]
     assert img.shape == (5, 32, 32, 3) and img.dtype == np.uint8
     np.testing.assert_array_equal(img[1, :, :, 2], np.rint(x[1, 2] * 255).astype(np.uint8))
@@ -366,46 +366,46 @@ def test_jule_h5_grey_byte_range_layouts_and_resize(tmp_path):
     rng = np.random.default_rng(5)
     x = rng.integers(0, 256, size=(4, 1, 6, 5)).astype(np.float64)
     write_h5(tmp_path / "data4torch.h5", x, np.arange(4))
-    ds = im.jule_h5("cmu-pie", tmp_path)
+    ds = jule_h5.jule_h5("cmu-pie", tmp_path)
     assert ds.views["image"].shape == (4, 6, 5)
     np.testing.assert_array_equal(ds.views["image"], x[:, 0].astype(np.uint8))
     assert ds.meta["reference_counts"]["dataset"] == "CMU-PIE"
-    jule = im.jule_h5("cmu-pie", tmp_path, resize="jule")
+    jule = jule_h5.jule_h5("cmu-pie", tmp_path, resize="jule")
     assert jule.views["image"].shape == (4, 32, 32)
     # a MATLAB-written file: N x C x W x H
     write_h5(tmp_path / "matlab.h5", np.transpose(x, (0, 1, 3, 2)), np.arange(4))
-    swapped = im.jule_h5("mine", tmp_path, file="matlab.h5", layout="NCWH")
+    swapped = jule_h5.jule_h5("mine", tmp_path, file="matlab.h5", layout="NCWH")
     np.testing.assert_array_equal(swapped.views["image"], ds.views["image"])
     assert swapped.meta["reference_counts"] is None
     # channel-last uint8 file
     write_h5(tmp_path / "nhwc.h5", x.astype(np.uint8).transpose(0, 2, 3, 1), np.arange(4))
-    last = im.jule_h5("ytf", tmp_path, file="nhwc.h5", layout="NHWC")
+    last = jule_h5.jule_h5("ytf", tmp_path, file="nhwc.h5", layout="NHWC")
     np.testing.assert_array_equal(last.views["image"], ds.views["image"])
 
 
 def test_jule_h5_errors(tmp_path):
     with pytest.raises(DatasetError, match=r"data4torch.h5 is missing: put the data4torch.h5"):
-        im.jule_h5("ytf", tmp_path)
+        jule_h5.jule_h5("ytf", tmp_path)
     with h5py.File(tmp_path / "data4torch.h5", "w") as f:
         f.create_dataset("data", data=np.zeros((2, 1, 4, 4)))
     with pytest.raises(DatasetError, match=r"no dataset 'labels' \(it has \['data'\]\)"):
-        im.jule_h5("ytf", tmp_path)
+        jule_h5.jule_h5("ytf", tmp_path)
     write_h5(tmp_path / "data4torch.h5", np.full((2, 1, 4, 4), 300.0), np.arange(2))
     with pytest.raises(DatasetError, match=r"span \[300, 300\].*value_range"):
-        im.jule_h5("ytf", tmp_path)
-    ds = im.jule_h5("ytf", tmp_path, value_range=[0, 600])
+        jule_h5.jule_h5("ytf", tmp_path)
+    ds = jule_h5.jule_h5("ytf", tmp_path, value_range=[0, 600])
     assert int(ds.views["image"][0, 0, 0]) == 128
     write_h5(tmp_path / "data4torch.h5", np.zeros((2, 4, 4, 4)), np.arange(2))
     with pytest.raises(DatasetError, match=r"4 channels.*layout"):
-        im.jule_h5("ytf", tmp_path)
+        jule_h5.jule_h5("ytf", tmp_path)
     write_h5(tmp_path / "data4torch.h5", np.zeros((2, 1, 4, 4)), np.arange(3))
     with pytest.raises(DatasetError, match=r"'labels' has shape \(3,\) but 'data' has 2"):
-        im.jule_h5("ytf", tmp_path)
+        jule_h5.jule_h5("ytf", tmp_path)
     (tmp_path / "data4torch.h5").write_bytes(b"not hdf5")
     with pytest.raises(DatasetError, match=r"not a readable HDF5 file"):
-        im.jule_h5("ytf", tmp_path)
+        jule_h5.jule_h5("ytf", tmp_path)
     with pytest.raises(DatasetError, match=r"reference='YTF2' is not a JULE data set"):
-        im.jule_h5("x", tmp_path, reference="YTF2")
+        jule_h5.jule_h5("x", tmp_path, reference="YTF2")
 
 
 # -- the common format ------------------------------------------------------------------------
@@ -413,13 +413,13 @@ def test_jule_h5_errors(tmp_path):
 
 def test_built_dataset_round_trips_through_the_common_format(tmp_path):
     write_coil(tmp_path / "coil-100", [4, 5], [0, 5], "RGB")
-    ds = im.coil100("coil100", tmp_path)
+    ds = coil.coil100("coil100", tmp_path)
     ds.save(tmp_path / "out")
     back = MultiViewDataset.load(tmp_path / "out")
     np.testing.assert_array_equal(back.views["image"], ds.views["image"])
     assert back.kinds == {"image": "image"}
     assert back.meta["reference_counts"]["n"] == 7200
     assert back.meta["obtained_counts"]["n"] == 4
-    assert back.meta["built_by"] == "mmclust.data.images.coil100"
+    assert back.meta["built_by"] == "mmclust.data.builders.coil.coil100"
     for key in ("source", "url", "licence"):
         assert back.meta[key]

@@ -11,7 +11,7 @@ from mmclust.methods.bmvc import BMVC, balanced_sign
 from mmclust.methods.ccal import CCAL, cca_layer
 from mmclust.methods.daimc import DAIMC, solve_u
 from mmclust.methods.dcca import DCCA, cca_correlation, pretrain_network
-from mmclust.methods.dmf_mvc import DMFMVC, knn_heat_graph, seminmf
+from mmclust.methods.dmf_mvc import DMFMVC, heat_graph, seminmf
 from mmclust.methods.lrssc import (
     MultiViewLRSSC,
     exact_memory_bytes,
@@ -356,7 +356,7 @@ def test_dmf_mvc_updates_decrease_the_objective(gamma):
     )
     Xs = [v.astype(np.float64).T for v in views]
     Xs = [X / np.linalg.norm(X, axis=0) for X in Xs]
-    graphs = [knn_heat_graph(X.T, 5) for X in Xs]
+    graphs = [heat_graph(X.T, 5) for X in Xs]
     rng = np.random.default_rng(0)
     Zs = [[rng.normal(size=(X.shape[0], 6)), rng.normal(size=(6, 3))] for X in Xs]
     H = rng.uniform(0.1, 1.0, size=(3, Xs[0].shape[1]))

@@ -5,25 +5,23 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
+import types
 
 import h5py
 import numpy as np
 import pytest
 from PIL import Image
 
-from mmclust.data import DatasetError, MultiViewDataset, paired
-from mmclust.data.paired import (
-    COCO_CROSS,
-    DIGIT_WORDS,
-    NYU_SCENES_12,
-    captioned_folder,
-    coco,
-    nus_wide_10k,
-    nyu_rgbd,
-    pascal_sentences,
-    synthetic_captions,
-    wikipedia,
-)
+from mmclust.data import DatasetError, MultiViewDataset
+from mmclust.data.builders import BUILDERS
+from mmclust.data.builders.captioned_folder import captioned_folder
+from mmclust.data.builders.coco import COCO_CROSS, coco
+from mmclust.data.builders.nus_wide import nus_wide_10k
+from mmclust.data.builders.nyu_rgbd import NYU_SCENES_12, nyu_rgbd
+from mmclust.data.builders.pascal import pascal_sentences
+from mmclust.data.builders.synthetic_captions import COLOURS, DIGIT_WORDS, synthetic_captions
+from mmclust.data.builders.wikipedia import wikipedia
 
 
 def _image(path, size=(8, 6), value=0, fmt=None):
@@ -631,9 +629,9 @@ def test_synthetic_captions_images_and_determinism(tmp_path):
     assert np.array_equal(ds.labels, src.labels) and ds.class_names == src.class_names
     # the colour word of a caption is the colour of the strokes
     i = int(np.flatnonzero(np.array(list(ds.meta["caption_kinds"])) == "c")[0])
-    colour = next(c for c in paired.COLOURS if c in ds.views["text"][i].split())
+    colour = next(c for c in COLOURS if c in ds.views["text"][i].split())
     brightest = np.unravel_index(np.argmax(src.views["image"][i]), (28, 28))
-    assert np.abs(img[i][brightest].astype(int) - paired.COLOURS[colour]).max() <= 1
+    assert np.abs(img[i][brightest].astype(int) - COLOURS[colour]).max() <= 1
     same = synthetic_captions("demo", src, seed=5)
     assert np.array_equal(same.views["image"], img)
     assert same.views["text"].tolist() == ds.views["text"].tolist()
@@ -647,24 +645,28 @@ def test_synthetic_captions_images_and_determinism(tmp_path):
         synthetic_captions("d", src, wrong_rate=0.5, uninformative_rate=0.4, missing_rate=0.2)
 
 
-def test_synthetic_captions_default_source_is_mnist5k(monkeypatch):
-    import mmclust.data.sources as sources
+def _register_fake(monkeypatch, source, builder):
+    """Register ``builder`` as ``source`` through a stand-in module."""
+    module = types.ModuleType("fake_builder_module")
+    module.build = builder
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setitem(BUILDERS, source, f"{module.__name__}:build")
 
+
+def test_synthetic_captions_default_source_is_mnist5k(monkeypatch):
     calls = []
 
     def fake_mnist5k(name="mnist5k"):
         calls.append(name)
         return _digits(n=50)
 
-    monkeypatch.setattr(sources, "mnist5k", fake_mnist5k)
+    _register_fake(monkeypatch, "mnist5k", fake_mnist5k)
     ds = synthetic_captions("demo")
     assert calls == ["mnist5k"] and ds.n == 50
 
 
 def test_synthetic_captions_from_a_named_offline_source(monkeypatch):
-    import mmclust.data.sources as sources
-
-    monkeypatch.setitem(sources.BUILDERS, "tiny_digits", lambda name: _digits(n=40))
+    _register_fake(monkeypatch, "tiny_digits", lambda name: _digits(n=40))
     ds = synthetic_captions("demo", source="tiny_digits", seed=0)
     assert ds.n == 40 and ds.views["image"].shape == (40, 28, 28, 3)
     assert ds.meta["source"] == "test digits images + synthetic captions"

@@ -12,7 +12,7 @@ import yaml
 
 from mmclust.cli import main
 from mmclust.data import MultiViewDataset
-from mmclust.data.sources import digits as load_digits_dataset
+from mmclust.data.builders.digits import digits as load_digits_dataset
 from mmclust.features import FeatureSet
 from tests.helpers import TINY, planned_jobs, snakemake
 

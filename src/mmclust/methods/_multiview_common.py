@@ -3,9 +3,7 @@
 * :func:`kmeans_labels`: k-means++ with restarts (the "+ KM" step);
 * :func:`spectral_clustering`: Ng, Jordan & Weiss normalised spectral
   clustering of a symmetric non-negative affinity (dense or sparse), used by
-  MultiViewLRSSC, PIC and optionally DMF-MVC;
-* :func:`knn_heat_graph`: a symmetric k-nearest-neighbour graph with heat-kernel
-  weights (DMF-MVC's graph regulariser);
+  MultiViewLRSSC and optionally DMF-MVC;
 * :func:`make_mlp`: the fully connected branches of VSE, DCCA and CCAL;
 * :func:`require_complete`: the check of the methods that need every view of
   every sample.
@@ -19,10 +17,10 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 import torch
-from scipy.sparse.linalg import LinearOperator, eigsh
 from sklearn.cluster import KMeans
-from sklearn.neighbors import NearestNeighbors
 from torch import nn
+
+from mmclust.cluster.spectral import LOOSE, spectral_embedding
 
 log = logging.getLogger(__name__)
 
@@ -46,77 +44,26 @@ def kmeans_labels(
     return labels, km.cluster_centers_
 
 
-def spectral_embedding(
-    affinity: np.ndarray | sp.spmatrix, n_components: int, random_state: int = 0
-) -> np.ndarray:
-    """Top eigenvectors of D^-1/2 W D^-1/2 (the Ng-Jordan-Weiss embedding), rows unit length.
-
-    ``affinity`` must be symmetric and non-negative.  Dense matrices up to
-    2000 rows use LAPACK; larger or sparse ones use Lanczos (ARPACK) with a
-    seeded start vector, so the result is deterministic.
-    """
-    n = affinity.shape[0]
-    if sp.issparse(affinity):
-        W = sp.csr_matrix(affinity, dtype=np.float64)
-        deg = np.asarray(W.sum(axis=1)).ravel()
-    else:
-        W = np.asarray(affinity)
-        deg = W.sum(axis=1, dtype=np.float64)
-    dinv = 1.0 / np.sqrt(deg + np.finfo(np.float64).eps)
-    if sp.issparse(W):
-        M = sp.diags(dinv) @ W @ sp.diags(dinv)
-        vecs = _top_eigvecs(M, n_components, random_state)
-    elif n <= 2000:
-        M = (dinv[:, None] * W) * dinv[None, :]
-        M = (M + M.T) / 2
-        _, vecs = np.linalg.eigh(M)
-        vecs = vecs[:, ::-1][:, :n_components]
-    else:
-        dense = W
-
-        def matvec(x: np.ndarray) -> np.ndarray:
-            y = dinv[:, None] * np.asarray(x).reshape(n, -1)
-            return (dinv[:, None] * (dense @ y.astype(dense.dtype))).astype(np.float64)
-
-        op = LinearOperator((n, n), matvec=matvec, matmat=matvec, dtype=np.float64)
-        vecs = _top_eigvecs(op, n_components, random_state)
-    norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-    return vecs / np.maximum(norms, 1e-12)
-
-
-def _top_eigvecs(op: object, k: int, random_state: int) -> np.ndarray:
-    n = op.shape[0]  # type: ignore[attr-defined]
-    v0 = np.random.default_rng(random_state).uniform(0.5, 1.0, n)
-    vals, vecs = eigsh(op, k=k, which="LA", v0=v0, tol=1e-8, maxiter=max(1000, 20 * n))
-    order = np.argsort(vals)[::-1]
-    return vecs[:, order]
+#: the dense eigensolver's limit of the "+ SC" step for a dense affinity (a sparse one
+#: always goes to ARPACK)
+SC_DENSE_MAX = 2000
 
 
 def spectral_clustering(
     affinity: np.ndarray | sp.spmatrix, n_clusters: int, n_init: int, random_state: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Normalised spectral clustering: (labels, row-normalised spectral embedding)."""
-    emb = spectral_embedding(affinity, n_clusters, random_state)
+    """Normalised spectral clustering: (labels, row-normalised spectral embedding).
+
+    The Ng-Jordan-Weiss embedding (:func:`mmclust.cluster.spectral.spectral_embedding`:
+    dense LAPACK for a dense affinity of up to ``SC_DENSE_MAX`` samples, else
+    ARPACK with the ``LOOSE`` settings) clustered by :func:`kmeans_labels`.
+    """
+    dense_max = 0 if sp.issparse(affinity) else SC_DENSE_MAX
+    emb, _ = spectral_embedding(
+        affinity, n_clusters, random_state, dense_max=dense_max, arpack=LOOSE
+    )
     labels, _ = kmeans_labels(emb, n_clusters, n_init, random_state)
     return labels, emb.astype(np.float32)
-
-
-def knn_heat_graph(X: np.ndarray, n_neighbors: int) -> sp.csr_matrix:
-    """Symmetric kNN graph, W_ij = exp(-||x_i - x_j||^2 / (2 sigma^2)).
-
-    sigma is the mean distance of the points to their ``n_neighbors`` nearest
-    neighbours; an edge exists when either point is among the other's
-    neighbours (the larger weight is kept).
-    """
-    n = X.shape[0]
-    k = min(n_neighbors, n - 1)
-    nn_ = NearestNeighbors(n_neighbors=k + 1).fit(X)
-    dist, idx = nn_.kneighbors(X)
-    dist, idx = dist[:, 1:], idx[:, 1:]
-    sigma = float(dist.mean()) or 1.0
-    w = np.exp(-(dist**2) / (2 * sigma**2))
-    W = sp.csr_matrix((w.ravel(), (np.repeat(np.arange(n), k), idx.ravel())), shape=(n, n))
-    return W.maximum(W.T).tocsr()
 
 
 _ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}

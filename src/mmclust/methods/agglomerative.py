@@ -5,7 +5,8 @@ Graph (Zhang, Wang, Zhao & Tang, ECCV 2012; JULE, Yang, Parikh & Batra, CVPR 201
     W(i, j) = exp(-d²_ij / σ²) for j among the K_s nearest neighbours N_i of i
     (i itself excluded), 0 otherwise, with
     σ² = a / (n K_s) · Σ_i Σ_{j ∈ N_i} d²_ij (JULE's slides, a = 1).
-    The neighbours are exact: :func:`knn` computes squared distances block by
+    The neighbours are exact: the blocked search of
+    :func:`mmclust.cluster.graph.knn` computes squared distances block by
     block as ‖x‖² + ‖y‖² - 2 x·y (float32 matrix products, CUDA when present,
     clamped at 0) and never holds an n × n matrix.  W is stored as its
     fixed-width rows (``indices``, ``weights``: n × K_s) or as a scipy CSR
@@ -93,16 +94,17 @@ import heapq
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
-import torch
-from scipy.sparse.csgraph import connected_components
 from sklearn.base import BaseEstimator, ClusterMixin
 from tqdm.auto import tqdm
 
-from mmclust.nn.utils import resolve_device
+from mmclust.cluster.graph import heat_weights, knn, mean_sq_sigma2, nn_components
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -115,140 +117,11 @@ __all__ = [
     "build_graph",
     "cluster_affinity",
     "cluster_affinity_terms",
-    "initial_clusters",
-    "knn",
     "merge_scores",
-    "sigma_squared",
 ]
 
 
-# -- exact k nearest neighbours ------------------------------------------------------------
-
-
-def _distance_block(
-    xa: torch.Tensor, xb: torch.Tensor, na: torch.Tensor, nb: torch.Tensor
-) -> torch.Tensor:
-    """Squared distances ‖a‖² + ‖b‖² - 2 a·b of two blocks (not clamped)."""
-    d = torch.addmm(nb.unsqueeze(0), xa, xb.T, alpha=-2.0)
-    return d.add_(na.unsqueeze(1))
-
-
-def _merge_candidates(
-    best_d: np.ndarray, best_i: np.ndarray, rows: np.ndarray, idx: np.ndarray, vals: np.ndarray
-) -> np.ndarray:
-    """Merge candidates (row, idx, value), ``rows`` sorted, into the sorted lists in place.
-
-    Returns the rows that were touched.
-    """
-    k = best_d.shape[1]
-    urows, first, counts = np.unique(rows, return_index=True, return_counts=True)
-    u = urows.size
-    seg = np.repeat(np.arange(u), counts)
-    rank = np.arange(rows.size) - first[seg]
-    width = int(counts.max())
-    pad_d = np.full((u, width), np.inf, dtype=best_d.dtype)
-    pad_i = np.full((u, width), -1, dtype=best_i.dtype)
-    pad_d[seg, rank] = vals
-    pad_i[seg, rank] = idx
-    cat_d = np.concatenate([best_d[urows], pad_d], axis=1)
-    cat_i = np.concatenate([best_i[urows], pad_i], axis=1)
-    o = np.argsort(cat_d, axis=1, kind="stable")[:, :k]
-    best_d[urows] = np.take_along_axis(cat_d, o, 1)
-    best_i[urows] = np.take_along_axis(cat_i, o, 1)
-    return urows
-
-
-def _numpy_selection(device: torch.device) -> bool:
-    """Select candidates with NumPy (much faster than torch on the CPU) or on the device."""
-    return device.type == "cpu"
-
-
-def knn(
-    X: np.ndarray | torch.Tensor,
-    n_neighbors: int,
-    *,
-    device: str | torch.device = "auto",
-    block_size: int = 4096,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact nearest neighbours by squared Euclidean distance, the point itself excluded.
-
-    Blocks of ``block_size`` rows are compared with float32 matrix products
-    (CUDA when present); memory is O(block_size² + n K), never n × n.  Only
-    the blocks on and above the diagonal are computed: a block serves both
-    its rows and its columns.  The diagonal blocks go first and give every
-    point a list of K candidates; in every other block only the entries
-    below a point's current K-th distance are kept (they are few) and merged
-    into its list.  Ties are broken by the order of discovery, deterministically.
-
-    Returns ``indices`` (n, K) int64 and ``sqdist`` (n, K) float32, each row
-    sorted by increasing distance, distances clamped at 0.
-    """
-    dev = resolve_device(device)
-    Xt = X if torch.is_tensor(X) else torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
-    Xt = Xt.to(device=dev, dtype=torch.float32).contiguous()
-    n = Xt.shape[0]
-    k = int(n_neighbors)
-    if k < 1:
-        raise ValueError(f"n_neighbors must be at least 1, got {k}")
-    if n <= k:
-        raise ValueError(f"{n} points cannot have {k} nearest neighbours each; use fewer")
-    on_cpu = _numpy_selection(dev)
-    sq = (Xt * Xt).sum(1)
-    bs = max(1, min(int(block_size), n))
-    starts = list(range(0, n, bs))
-    best_d = np.full((n, k), np.inf, dtype=np.float32)
-    best_i = np.full((n, k), -1, dtype=np.int64)
-    with torch.no_grad():
-        for s in starts:
-            e = min(s + bs, n)
-            d = _distance_block(Xt[s:e], Xt[s:e], sq[s:e], sq[s:e])
-            d.fill_diagonal_(float("inf"))
-            kk = min(k, e - s - 1)
-            if kk > 0:
-                v, i = torch.topk(d, kk, dim=1, largest=False)
-                best_d[s:e, :kk] = v.cpu().numpy()
-                best_i[s:e, :kk] = i.cpu().numpy() + s
-        tau = None if on_cpu else torch.from_numpy(best_d[:, k - 1].copy()).to(dev)
-
-        def candidates(
-            d: torch.Tensor, s: int, e: int, t: int, f: int, rows_side: bool
-        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            """(row in block, column in block, value) of the entries under the thresholds."""
-            if on_cpu:
-                dn = d.numpy()
-                thr = best_d[s:e, k - 1, None] if rows_side else best_d[None, t:f, k - 1]
-                flat = np.flatnonzero(dn < thr)
-                return flat // dn.shape[1], flat % dn.shape[1], dn.ravel()[flat]
-            assert tau is not None
-            thr_t = tau[s:e].unsqueeze(1) if rows_side else tau[t:f].unsqueeze(0)
-            r, c = torch.nonzero(d < thr_t, as_tuple=True)
-            return r.cpu().numpy(), c.cpu().numpy(), d[r, c].cpu().numpy()
-
-        for a, s in enumerate(starts):
-            e = min(s + bs, n)
-            for t in starts[a + 1 :]:
-                f = min(t + bs, n)
-                d = _distance_block(Xt[s:e], Xt[t:f], sq[s:e], sq[t:f])
-                r, c, v = candidates(d, s, e, t, f, rows_side=True)
-                touched = [_merge_candidates(best_d, best_i, r + s, c + t, v)] if r.size else []
-                r, c, v = candidates(d, s, e, t, f, rows_side=False)
-                if c.size:
-                    o = np.argsort(c, kind="stable")
-                    touched.append(_merge_candidates(best_d, best_i, c[o] + t, r[o] + s, v[o]))
-                if tau is not None and touched:
-                    rows = np.concatenate(touched)
-                    new_tau = torch.from_numpy(best_d[rows, k - 1]).to(dev)
-                    tau[torch.from_numpy(rows).to(dev)] = new_tau
-    np.maximum(best_d, 0.0, out=best_d)
-    return best_i, best_d
-
-
 # -- the graph -------------------------------------------------------------------------------
-
-
-def sigma_squared(sqdist: np.ndarray, a: float = 1.0) -> float:
-    """σ² = a / (n K_s) · Σ_i Σ_{j ∈ N_i} d²_ij: a times the mean neighbour distance²."""
-    return float(a * np.mean(np.asarray(sqdist, dtype=np.float64)))
 
 
 @dataclass(frozen=True)
@@ -284,10 +157,8 @@ class KNNGraph:
     def from_neighbours(cls, indices: np.ndarray, sqdist: np.ndarray, a: float = 1.0) -> KNNGraph:
         indices = np.ascontiguousarray(indices, dtype=np.int64)
         sqdist = np.ascontiguousarray(sqdist, dtype=np.float64)
-        s2 = sigma_squared(sqdist, a)
-        if not s2 > 0:
-            s2 = 1.0  # every neighbour at distance 0: all weights are 1
-        return cls(indices, sqdist, np.exp(-sqdist / s2), s2)
+        s2 = mean_sq_sigma2(sqdist, a)
+        return cls(indices, sqdist, heat_weights(sqdist, s2), s2)
 
 
 def build_graph(
@@ -298,27 +169,11 @@ def build_graph(
     device: str | torch.device = "auto",
     block_size: int = 4096,
 ) -> KNNGraph:
-    """Exact K_s-NN graph of the rows of X with JULE's Gaussian weights."""
-    idx, d2 = knn(X, n_neighbors, device=device, block_size=block_size)
+    """Exact K_s-NN graph of the rows of X with JULE's Gaussian weights (blocked search)."""
+    idx, d2 = knn(
+        X, n_neighbors, method="blocked", squared=True, device=device, block_size=block_size
+    )
     return KNNGraph.from_neighbours(idx, d2, a)
-
-
-def initial_clusters(indices: np.ndarray) -> np.ndarray:
-    """Connected components of the 1-NN graph (i joined to ``indices[i, 0]``), as labels 0..m-1."""
-    indices = np.asarray(indices)
-    n = indices.shape[0]
-    g = sp.csr_matrix((np.ones(n), (np.arange(n), indices[:, 0])), shape=(n, n))
-    _, labels = connected_components(g, directed=True, connection="weak")
-    return _compact(labels)
-
-
-def _compact(labels: np.ndarray) -> np.ndarray:
-    """Relabel to 0..m-1 in order of first appearance."""
-    labels = np.asarray(labels)
-    _, first, inv = np.unique(labels, return_index=True, return_inverse=True)
-    rank = np.empty(first.size, dtype=np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(first.size)
-    return rank[inv.ravel()]
 
 
 # -- cluster affinities from scratch ---------------------------------------------------------
@@ -416,7 +271,7 @@ class GDLAgglomeration:
     graph : KNNGraph
     labels : array (n,)
         Starting clusters (any labels; cluster ids follow their sorted order;
-        typically :func:`initial_clusters`).
+        typically :func:`mmclust.cluster.graph.nn_components`).
     K_c, lam : merge criterion (see the module docstring)
     plain_from : int
         Plain A¹ is used once at most this many clusters remain (JULE code: 100).
@@ -1001,7 +856,7 @@ class ACGDL(ClusterMixin, BaseEstimator):
     def fit(self, X: np.ndarray, y: Any = None) -> ACGDL:
         X = np.ascontiguousarray(X, dtype=np.float32)
         graph = build_graph(X, self.K_s, self.a, device=self.device, block_size=self.knn_block_size)
-        init = initial_clusters(graph.indices)
+        init = nn_components(graph.indices)
         engine = GDLAgglomeration(
             graph, init, K_c=self.K_c, lam=self.lam, plain_from=self.plain_from, features=X
         )

@@ -51,14 +51,8 @@ from sklearn.cluster import AgglomerativeClustering
 from sklearn.neighbors import kneighbors_graph
 from tqdm.auto import tqdm
 
-from mmclust.methods.classical_graph import (
-    check_n_clusters,
-    check_X,
-    gaussian_knn_graph,
-    knn,
-    nn_components,
-    row_normalize,
-)
+from mmclust.cluster.graph import gaussian_knn_graph, knn, nn_components, row_normalize
+from mmclust.methods.classical_graph import check_n_clusters, check_X
 
 log = logging.getLogger(__name__)
 
@@ -524,8 +518,8 @@ class _ZellMerger(_Merger):
 def _directed_transition(
     X: np.ndarray, n_neighbors: int, a: float
 ) -> tuple[sp.csr_matrix, np.ndarray]:
-    dist, idx = knn(X, min(n_neighbors, X.shape[0] - 1))
-    W, _ = gaussian_knn_graph(dist, idx, a=a, safeguard=True)
+    idx, d2 = knn(X, min(n_neighbors, X.shape[0] - 1), squared=True)
+    W, _ = gaussian_knn_graph(idx, d2, a, safeguard=True)
     return row_normalize(W), idx
 
 

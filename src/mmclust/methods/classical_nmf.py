@@ -38,19 +38,14 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
 from tqdm.auto import tqdm
 
-from mmclust.methods.classical_graph import (
-    check_n_clusters,
-    check_nonnegative,
-    check_X,
-    knn,
-    knn_matrix,
-    symmetrize,
-)
+from mmclust.cluster.graph import gaussian_knn_graph, knn, knn_matrix, laplacian, symmetrize
+from mmclust.cluster.nmf import semi_nmf, semi_nmf_update, sq_residual
+from mmclust.methods.classical_graph import check_n_clusters, check_nonnegative, check_X
 from mmclust.nn.utils import resolve_device
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NMFD", "NMFLP", "lpnmf_objective", "semi_nmf", "semi_nmf_update_H"]
+__all__ = ["NMFD", "NMFLP", "lpnmf_objective"]
 
 _EPS = 1e-10  # floor of the denominators (the factors' scale is ~1)
 _LOG_FLOOR = 1e-200  # floor inside log V (a zero in V makes the KL regulariser infinite)
@@ -167,17 +162,14 @@ class NMFLP(ClusterMixin, BaseEstimator):
         self.verbose = verbose
 
     def _laplacian(self, X: np.ndarray) -> sp.csr_matrix:
-        dist, idx = knn(X, self.n_neighbors)
+        idx, d2 = knn(X, self.n_neighbors, squared=True)
         if self.weight == "binary":
-            W = knn_matrix(np.ones_like(dist), idx)
+            W = symmetrize(knn_matrix(np.ones_like(d2), idx))
         elif self.weight == "heat":
-            s2 = max(float(np.mean(dist**2)), 1e-300)
-            W = knn_matrix(np.exp(-(dist**2) / s2), idx)
+            W, _ = gaussian_knn_graph(idx, d2, symmetric=True)
         else:
             raise ValueError(f"weight={self.weight!r}; use 'binary' or 'heat'")
-        W = symmetrize(W)
-        deg = np.asarray(W.sum(axis=1)).ravel()
-        return sp.csr_matrix(sp.diags(deg) - W)
+        return laplacian(W)
 
     def fit(self, X: ArrayLike, y: Any = None) -> NMFLP:
         X = check_X(X)
@@ -239,114 +231,6 @@ class NMFLP(ClusterMixin, BaseEstimator):
 # ---------------------------------------------------------------------------------
 # NMF-D (Deep Semi-NMF)
 # ---------------------------------------------------------------------------------
-
-
-def _pos(A: torch.Tensor) -> torch.Tensor:
-    return (A.abs() + A) / 2
-
-
-def _neg(A: torch.Tensor) -> torch.Tensor:
-    return (A.abs() - A) / 2
-
-
-def _mu_H(H: torch.Tensor, ZtX: torch.Tensor, ZtZ: torch.Tensor) -> torch.Tensor:
-    num = _pos(ZtX) + _neg(ZtZ) @ H
-    den = _neg(ZtX) + _pos(ZtZ) @ H
-    return H * torch.sqrt(num / den.clamp_min(_EPS))
-
-
-def semi_nmf_update_H(H: torch.Tensor, Z: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-    """Ding, Li & Jordan's multiplicative update of H >= 0 for X ~ Z H.
-
-    H <- H * sqrt(([Z^T X]^+ + [Z^T Z]^- H) / ([Z^T X]^- + [Z^T Z]^+ H)),
-    with A^+ = (|A| + A) / 2, A^- = (|A| - A) / 2; keeps H >= 0 and does not
-    increase ||X - Z H||_F.
-    """
-    return _mu_H(H, Z.T @ X, Z.T @ Z)
-
-
-def _sq_residual(xx: float, ZtX: torch.Tensor, ZtZ: torch.Tensor, H: torch.Tensor) -> float:
-    """||X - Z H||_F^2 = ||X||^2 - 2 <Z^T X, H> + <Z^T Z, H H^T> (no p x n product)."""
-    return float(xx - 2.0 * torch.sum(ZtX * H) + torch.sum(ZtZ * (H @ H.T)))
-
-
-def _lstsq_right(A: torch.Tensor, H: torch.Tensor) -> torch.Tensor:
-    """argmin_Z ||A - Z H||_F = A H^T (H H^T)^+ (pseudo-inverse of the small Gram)."""
-    return (A @ H.T) @ torch.linalg.pinv(H @ H.T, hermitian=True)
-
-
-def _svd_init(X: torch.Tensor, r: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Exact semi-NMF of the best rank-(r-1) approximation of X (Gillis & Kumar's idea).
-
-    X_{r-1} = A B (truncated SVD, A = U_s S); each row of B is given the sign
-    that makes its most negative entry no larger in magnitude than its largest
-    positive one; with m_j = min(0, min_i B_ij):
-    Z = [A, -A 1], H = [B - 1 m^T ; -m^T] >= 0 and Z H = A B.
-    """
-    p, n = X.shape
-    q = r - 1
-    if p <= n:
-        vals, vecs = torch.linalg.eigh(X @ X.T)
-        order = torch.argsort(vals, descending=True)[:q]
-        s = vals[order].clamp_min(0).sqrt().clamp_min(1e-12)
-        Us = vecs[:, order]
-        A = Us * s
-        B = (Us.T @ X) / s[:, None]
-    else:
-        vals, vecs = torch.linalg.eigh(X.T @ X)
-        order = torch.argsort(vals, descending=True)[:q]
-        s = vals[order].clamp_min(0).sqrt().clamp_min(1e-12)
-        B = vecs[:, order].T
-        A = X @ B.T
-    flip = B.min(dim=1).values.abs() > B.max(dim=1).values
-    sign = torch.where(flip, -1.0, 1.0).to(X.dtype)
-    B = B * sign[:, None]
-    A = A * sign[None, :]
-    m = torch.clamp(B.min(dim=0).values, max=0.0)
-    Z = torch.cat([A, -A.sum(dim=1, keepdim=True)], dim=1)
-    H = torch.cat([B - m[None, :], -m[None, :]], dim=0)
-    return Z, H
-
-
-def semi_nmf(
-    X: torch.Tensor,
-    r: int,
-    n_iter: int = 100,
-    init: Literal["svd", "kmeans"] = "svd",
-    tol: float = 1e-5,
-    random_state: int = 0,
-) -> tuple[torch.Tensor, torch.Tensor, list[float]]:
-    """Semi-NMF X (p, n) ~ Z (p, r) H (r, n), H >= 0 (Ding, Li & Jordan, TPAMI 2010).
-
-    Alternates Z <- X H^T (H H^T)^+ (exact least squares) and the
-    multiplicative H update; both never increase ||X - Z H||_F^2.  ``init``:
-    "svd" (see ``_svd_init``; deterministic) or "kmeans" (Ding et al.: H the
-    k-means cluster indicators + 0.2).  Returns (Z, H, objective history).
-    """
-    if r < 2:
-        raise ValueError(f"a semi-NMF layer needs at least 2 components, got {r}")
-    if init == "svd":
-        Z, H = _svd_init(X, r)
-        H = H + 1e-3 * H.mean()  # strictly positive: a zero stays zero under the update
-    elif init == "kmeans":
-        lab = KMeans(n_clusters=r, n_init=1, random_state=random_state).fit_predict(
-            X.T.detach().cpu().numpy()
-        )
-        H = torch.full((r, X.shape[1]), 0.2, dtype=X.dtype, device=X.device)
-        H[torch.as_tensor(lab, device=X.device), torch.arange(X.shape[1], device=X.device)] += 1
-    else:
-        raise ValueError(f"init={init!r}; use 'svd' or 'kmeans'")
-    history: list[float] = []
-    xx = float(torch.sum(X * X))
-    Z = _lstsq_right(X, H)
-    for _ in range(n_iter):
-        Z = _lstsq_right(X, H)
-        ZtX, ZtZ = Z.T @ X, Z.T @ Z
-        H = _mu_H(H, ZtX, ZtZ)
-        history.append(_sq_residual(xx, ZtX, ZtZ, H))
-        if len(history) > 1 and history[-2] - history[-1] < tol * history[-2]:
-            break
-    return Z, H, history
 
 
 class NMFD(ClusterMixin, BaseEstimator):
@@ -468,7 +352,7 @@ class NMFD(ClusterMixin, BaseEstimator):
         psi = Zs[0]
         for Z in Zs[1:]:
             psi = psi @ Z
-        history = [_sq_residual(xx, psi.T @ Xt, psi.T @ psi, Hs[-1])]
+        history = [sq_residual(xx, psi.T @ Xt, psi.T @ psi, Hs[-1])]
         n_iter = 0
         bar = tqdm(range(self.max_iter), desc="NMF-D", disable=not self.verbose)
         for _ in bar:
@@ -488,8 +372,8 @@ class NMFD(ClusterMixin, BaseEstimator):
                     Zs[i] = G @ (PtX @ Ht[i].T) @ HtHt
                     psi = psi @ Zs[i]
                 PtX, PtP = psi.T @ Xt, psi.T @ psi
-                Hs[i] = _mu_H(Hs[i], PtX, PtP)
-            history.append(_sq_residual(xx, PtX, PtP, Hs[-1]))
+                Hs[i] = semi_nmf_update(Hs[i], PtX, PtP)
+            history.append(sq_residual(xx, PtX, PtP, Hs[-1]))
             bar.set_postfix(objective=f"{history[-1]:.6g}")
             if history[-2] - history[-1] < self.tol * history[-2]:
                 break

@@ -27,17 +27,15 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
 from sklearn.neighbors import NearestNeighbors
 
-from mmclust.methods.classical_graph import (
-    check_n_clusters,
-    check_X,
-    gaussian_knn_graph,
-    knn,
-    knn_matrix,
+from mmclust.cluster.graph import gaussian_knn_graph, knn, knn_matrix, symmetrize
+from mmclust.cluster.spectral import (
+    anchor_embedding,
     normalized_affinity,
     row_unit,
-    symmetrize,
-    top_eigenvectors,
+    spectral_embedding,
+    top_eigenpairs,
 )
+from mmclust.methods.classical_graph import check_n_clusters, check_X
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +57,9 @@ def _kmeans(U: np.ndarray, k: int, n_init: int, random_state: int) -> KMeans:
 
 
 def _symmetric_gaussian_graph(X: np.ndarray, n_neighbors: int, a: float) -> sp.csr_matrix:
-    dist, idx = knn(X, n_neighbors)
-    W, _ = gaussian_knn_graph(dist, idx, a=a)
-    return symmetrize(W)
+    idx, d2 = knn(X, n_neighbors, squared=True)
+    W, _ = gaussian_knn_graph(idx, d2, a, symmetric=True)
+    return W
 
 
 # ---------------------------------------------------------------------------------
@@ -120,9 +118,7 @@ class SCNJW(ClusterMixin, BaseEstimator):
         X = check_X(X)
         check_n_clusters(self.n_clusters, X.shape[0])
         W = _symmetric_gaussian_graph(X, self.n_neighbors, self.a)
-        M, _ = normalized_affinity(W)
-        vals, U = top_eigenvectors(M, self.n_clusters, self.random_state)
-        Y = row_unit(U)
+        Y, vals = spectral_embedding(W, self.n_clusters, self.random_state)
         km = _kmeans(Y, self.n_clusters, self.n_init, self.random_state)
         self.affinity_ = W
         self.eigenvalues_ = vals
@@ -314,11 +310,11 @@ class SCST(ClusterMixin, BaseEstimator):
             raise ValueError(f"assign_labels={self.assign_labels!r}; use 'rotation' or 'kmeans'")
         k_nn = n - 1 if self.n_neighbors is None else min(self.n_neighbors, n - 1)
         k_nn = max(k_nn, self.scale_neighbor)
-        dist, idx = knn(X, k_nn)
+        idx, dist = knn(X, k_nn)
         sigma = local_scales(dist, self.scale_neighbor)
         A = self_tuning_affinity(dist, idx, sigma)
         M, _ = normalized_affinity(A)
-        vals, U = top_eigenvectors(M, self.n_clusters, self.random_state)
+        vals, U = top_eigenpairs(M, self.n_clusters, self.random_state)
         if self.assign_labels == "rotation":
             R, J = rotation_alignment(U)
             Z = U @ R
@@ -458,14 +454,7 @@ class SCLS(ClusterMixin, BaseEstimator):
         else:
             raise ValueError(f"landmarks={self.landmarks!r}; use 'kmeans' or 'random'")
         Z, h = landmark_representation(X, U, self.n_nearest_landmarks, self.bandwidth)
-        col = np.asarray(Z.sum(axis=0)).ravel()
-        keep = col > 0  # landmarks that are nobody's neighbour carry no information
-        Zh = sp.csr_matrix(Z[:, keep] @ sp.diags(1.0 / np.sqrt(col[keep])))
-        G = (Zh.T @ Zh).toarray()
-        vals, B = np.linalg.eigh(G)
-        order = np.argsort(vals)[::-1][:k]
-        s = np.sqrt(np.maximum(vals[order], 1e-300))
-        A = (Zh @ B[:, order]) / s
+        A, s = anchor_embedding(Z, k)
         km = _kmeans(A, k, self.n_init, self.random_state)
         self.landmarks_ = U.astype(np.float32)
         self.landmark_representation_ = Z
@@ -577,7 +566,7 @@ class NCuts(ClusterMixin, BaseEstimator):
         check_n_clusters(self.n_clusters, n)
         W = _symmetric_gaussian_graph(X, self.n_neighbors, self.a)
         M, deg = normalized_affinity(W)
-        mu, U = top_eigenvectors(M, self.n_clusters, self.random_state)
+        mu, U = top_eigenpairs(M, self.n_clusters, self.random_state)
         V = U / np.sqrt(deg)[:, None]
         V *= np.sqrt(n) / np.maximum(np.linalg.norm(V, axis=0), 1e-300)
         labels, value = yu_shi_discretize(V, self.random_state, self.max_iter)

@@ -61,6 +61,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 from tqdm.auto import tqdm
 
+from mmclust.cluster.nmf import multiplicative_update, neg, pos
 from mmclust.methods._multiview_common import kmeans_labels
 from mmclust.methods.base import MultiViewMixin, check_views
 
@@ -69,14 +70,6 @@ log = logging.getLogger(__name__)
 __all__ = ["DAIMC", "solve_u"]
 
 _ETA = 1e-10
-
-
-def _pos(M: np.ndarray) -> np.ndarray:
-    return (np.abs(M) + M) / 2
-
-
-def _neg(M: np.ndarray) -> np.ndarray:
-    return (np.abs(M) - M) / 2
 
 
 def solve_u(alpha: float, B: np.ndarray, G: np.ndarray, R: np.ndarray) -> np.ndarray:
@@ -175,9 +168,9 @@ class DAIMC(MultiViewMixin, ClusterMixin, BaseEstimator):
             for X, idx, U in zip(Xs, idxs, Us, strict=True):
                 XU, UU = X.T @ U, U.T @ U
                 Vp = V[idx]
-                num[idx] += _pos(XU) + Vp @ _neg(UU)
-                den[idx] += _neg(XU) + Vp @ _pos(UU)
-            V = V * np.sqrt(num / np.maximum(den, 1e-300))
+                num[idx] += pos(XU) + Vp @ neg(UU)
+                den[idx] += neg(XU) + Vp @ pos(UU)
+            V = multiplicative_update(V, num, den, eps=1e-300)
         return V
 
     def update_b(self, U, B) -> np.ndarray:  # type: ignore[no-untyped-def]

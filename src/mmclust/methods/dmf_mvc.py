@@ -37,7 +37,11 @@ Choices the paper leaves open here (each a parameter)
       to unit L2 norm in each view (``normalize=True``), 100 pretraining and
       100 fine-tuning iterations.
     * Heat kernel: W_ij = exp(-||x_i - x_j||^2 / (2 sigma^2)), sigma the mean
-      neighbour distance, symmetrised by the maximum.
+      neighbour distance, symmetrised by the maximum.  A sample's neighbours
+      are the k + 1 nearest samples, itself among the candidates, with the
+      first dropped (``exclude="nearest"`` of :func:`mmclust.cluster.graph.knn`):
+      a sample with an exact duplicate may keep itself (weight 1) instead of
+      the duplicate.
     * Pretraining: each view's layers are pretrained one after the other by
       semi-NMF (Ding, Li & Jordan's multiplicative rule, the H of each layer
       initialised by k-means indicators + 0.2); the shared H_m is initialised
@@ -59,13 +63,14 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 from sklearn.base import BaseEstimator, ClusterMixin
-from sklearn.cluster import KMeans
 from tqdm.auto import tqdm
 
+from mmclust.cluster.graph import gaussian_knn_graph, knn
+from mmclust.cluster.nmf import multiplicative_update, neg, pos, semi_nmf
 from mmclust.methods._multiview_common import (
     kmeans_labels,
-    knn_heat_graph,
     require_complete,
     spectral_clustering,
 )
@@ -73,36 +78,39 @@ from mmclust.methods.base import MultiViewMixin, check_views
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DMFMVC", "seminmf"]
-
-_EPS = 1e-10
-
-
-def _pos(M: np.ndarray) -> np.ndarray:
-    return (np.abs(M) + M) / 2
-
-
-def _neg(M: np.ndarray) -> np.ndarray:
-    return (np.abs(M) - M) / 2
+__all__ = ["DMFMVC", "heat_graph", "seminmf"]
 
 
 def seminmf(X: np.ndarray, k: int, n_iter: int, random_state: int) -> tuple[np.ndarray, np.ndarray]:
-    """Semi-NMF X ~ Z H, H >= 0 (k x n): Ding, Li & Jordan's alternating updates.
+    """Semi-NMF X ~ Z H, H >= 0 (k x n) with k-means initialisation, ``n_iter`` rounds.
 
-    H starts from k-means indicators + 0.2; then Z = X H^+ and the
-    multiplicative update of H alternate ``n_iter`` times.
+    :func:`mmclust.cluster.nmf.semi_nmf` (H from k-means indicators + 0.2,
+    then exact least-squares Z and Ding, Li & Jordan's update of H), in
+    float64 on the CPU, run for all ``n_iter`` rounds.
     """
-    n = X.shape[1]
-    k = min(k, n)
-    labels = KMeans(k, n_init=1, random_state=random_state).fit_predict(X.T)
-    H = np.full((k, n), 0.2)
-    H[labels, np.arange(n)] += 1.0
-    Z = X @ np.linalg.pinv(H)
-    for _ in range(n_iter):
-        Z = X @ np.linalg.pinv(H)
-        ZX, ZZ = Z.T @ X, Z.T @ Z
-        H *= np.sqrt((_pos(ZX) + _neg(ZZ) @ H) / np.maximum(_neg(ZX) + _pos(ZZ) @ H, _EPS))
-    return Z, H
+    k = min(k, X.shape[1])
+    Z, H, _ = semi_nmf(
+        torch.from_numpy(np.ascontiguousarray(X, dtype=np.float64)),
+        k,
+        n_iter,
+        init="kmeans",
+        tol=None,
+        random_state=random_state,
+    )
+    return Z.numpy(), H.numpy()
+
+
+def heat_graph(X: np.ndarray, n_neighbors: int) -> sp.csr_matrix:
+    """Symmetric kNN graph of the rows of X, W_ij = exp(-||x_i - x_j||^2 / (2 sigma^2)).
+
+    sigma is the mean distance of the points to their ``n_neighbors`` nearest
+    neighbours; an edge exists when either point is among the other's
+    neighbours (the larger weight is kept).
+    """
+    idx, dist = knn(X, min(n_neighbors, X.shape[0] - 1), exclude="nearest")
+    sigma = float(dist.mean()) or 1.0
+    W, _ = gaussian_knn_graph(idx, dist**2, denominator=2 * sigma**2, symmetric=True)
+    return W
 
 
 def _chain(Zs: Sequence[np.ndarray], dim: int) -> np.ndarray:
@@ -219,9 +227,9 @@ class DMFMVC(MultiViewMixin, ClusterMixin, BaseEstimator):
             PX, PP = phi.T @ X, phi.T @ phi
             deg = np.asarray(A.sum(axis=1)).ravel()
             HA = (A @ H.T).T
-            num += a * (_pos(PX) + _neg(PP) @ H + self.beta * HA)
-            den += a * (_neg(PX) + _pos(PP) @ H + self.beta * H * deg)
-        return H * np.sqrt(num / np.maximum(den, _EPS))
+            num += a * (pos(PX) + neg(PP) @ H + self.beta * HA)
+            den += a * (neg(PX) + pos(PP) @ H + self.beta * H * deg)
+        return multiplicative_update(H, num, den)
 
     def update_alpha(self, terms: np.ndarray) -> np.ndarray:
         g = self.gamma
@@ -245,7 +253,7 @@ class DMFMVC(MultiViewMixin, ClusterMixin, BaseEstimator):
             if self.normalize:
                 x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
             Xs.append(x.T)
-        graphs = [knn_heat_graph(X.T, self.n_neighbors) for X in Xs]
+        graphs = [heat_graph(X.T, self.n_neighbors) for X in Xs]
         V = len(Xs)
         Zs: list[list[np.ndarray]] = []
         lasts = []
@@ -282,7 +290,7 @@ class DMFMVC(MultiViewMixin, ClusterMixin, BaseEstimator):
                 H.T, self.n_clusters, self.kmeans_n_init, self.random_state
             )
         else:
-            graph = knn_heat_graph(H.T, 5)
+            graph = heat_graph(H.T, 5)
             self.labels_, _ = spectral_clustering(
                 graph, self.n_clusters, self.kmeans_n_init, self.random_state
             )

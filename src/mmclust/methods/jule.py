@@ -100,12 +100,8 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from torch import nn
 from tqdm.auto import tqdm
 
-from mmclust.methods.agglomerative import (
-    GDLAgglomeration,
-    agglomerate,
-    build_graph,
-    initial_clusters,
-)
+from mmclust.cluster.graph import nn_components as initial_clusters
+from mmclust.methods.agglomerative import GDLAgglomeration, agglomerate, build_graph
 from mmclust.methods.registry import NETWORK_LAYERS
 from mmclust.nn.utils import as_tensor, batched, minibatches, resolve_device, seed_everything
 

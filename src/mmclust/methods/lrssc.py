@@ -102,6 +102,7 @@ import torch
 from sklearn.base import BaseEstimator, ClusterMixin
 from tqdm.auto import tqdm
 
+from mmclust.cluster.spectral import anchor_embedding, row_unit
 from mmclust.methods._multiview_common import (
     kmeans_labels,
     require_complete,
@@ -681,9 +682,5 @@ def anchor_spectral_embedding(Z: np.ndarray, n_components: int) -> np.ndarray:
     Z = np.asarray(Z, dtype=np.float64)
     rows = Z.sum(axis=1, keepdims=True)
     Z = np.where(rows > 0, Z / np.where(rows > 0, rows, 1), 1.0 / Z.shape[1])
-    lam = Z.sum(axis=0)
-    Zh = Z / np.sqrt(np.maximum(lam, 1e-300))
-    vals, vecs = np.linalg.eigh(Zh.T @ Zh)
-    order = np.argsort(vals)[::-1][:n_components]
-    U = Zh @ vecs[:, order] / np.sqrt(np.maximum(vals[order], 1e-300))
-    return U / np.maximum(np.linalg.norm(U, axis=1, keepdims=True), 1e-12)
+    U, _ = anchor_embedding(Z, n_components)
+    return row_unit(U)

@@ -38,7 +38,12 @@ Choices the paper leaves open here (each a parameter)
       eigenpairs of each view; the authors' code uses a full SVD with
       rescaled eigenvectors, O(n^3) time and dense n x n memory, which does
       not scale to the JECL data.  Everything here is sparse (O(n k)) except
-      the n x ``n_eigenvectors`` eigenvectors.
+      the n x ``n_eigenvectors`` eigenvectors: dense LAPACK up to 1000
+      samples, ARPACK (tolerance 1e-8, seeded positive start vector) above.
+    * A sample's neighbours are the k + 1 nearest present samples, itself
+      among the candidates, with the first dropped (``exclude="nearest"`` of
+      :func:`mmclust.cluster.graph.knn`): a sample with an exact duplicate may
+      keep itself instead of the duplicate.
     * ``embedding_`` is the row-normalised spectral embedding of L*.
 
 Missing views are handled: a row whose mask is False is never read.  No
@@ -55,10 +60,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import subspace_angles
-from scipy.sparse.linalg import eigsh
 from sklearn.base import BaseEstimator, ClusterMixin
-from sklearn.neighbors import NearestNeighbors
 
+from mmclust.cluster.graph import knn
+from mmclust.cluster.spectral import LOOSE, normalized_affinity, row_unit, top_eigenpairs
 from mmclust.methods._multiview_common import kmeans_labels
 from mmclust.methods.base import MultiViewMixin, check_views
 
@@ -71,10 +76,7 @@ def adaptive_neighbour_graph(X: np.ndarray, k: int) -> sp.csr_matrix:
     """Nie et al.'s adaptive-neighbour similarity of the rows of X (rows sum to one)."""
     n = X.shape[0]
     k = max(1, min(k, n - 2))
-    nn_ = NearestNeighbors(n_neighbors=k + 2).fit(X)
-    dist, idx = nn_.kneighbors(X)
-    d2 = dist[:, 1:] ** 2  # drop the point itself
-    idx = idx[:, 1:]
+    idx, d2 = knn(X, k + 1, squared=True, exclude="nearest")
     dk1 = d2[:, k][:, None]
     denom = k * dk1 - d2[:, :k].sum(axis=1, keepdims=True) + np.finfo(float).eps
     w = (dk1 - d2[:, :k]) / denom
@@ -135,15 +137,8 @@ def simplex_qp(H: np.ndarray, f: np.ndarray) -> np.ndarray:
     return best
 
 
-def _top_eigpairs(L: sp.csr_matrix, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    n = L.shape[0]
-    if n <= 1000:
-        vals, vecs = np.linalg.eigh(L.toarray())
-        return vals[::-1][:k], vecs[:, ::-1][:, :k]
-    v0 = np.random.default_rng(seed).uniform(0.5, 1.0, n)
-    vals, vecs = eigsh(L, k=k, which="LA", v0=v0, tol=1e-8, maxiter=max(1000, 20 * n))
-    order = np.argsort(vals)[::-1]
-    return vals[order], vecs[:, order]
+#: PIC solves eigenproblems of up to this many samples densely
+DENSE_MAX = 1000
 
 
 class PIC(MultiViewMixin, ClusterMixin, BaseEstimator):
@@ -209,12 +204,10 @@ class PIC(MultiViewMixin, ClusterMixin, BaseEstimator):
             Wp = adaptive_neighbour_graph(Xp, self.n_neighbors).tocoo()
             graphs.append(sp.csr_matrix((Wp.data, (idx[Wp.row], idx[Wp.col])), shape=(n, n)))
         S = complete_similarities(graphs, masks)
-        Ls = []
-        for Sv in S:
-            deg = np.asarray(Sv.sum(axis=1)).ravel()
-            dinv = sp.diags(1.0 / np.sqrt(np.maximum(deg, np.finfo(float).tiny)))
-            Ls.append((dinv @ Sv @ dinv).tocsr())
-        pairs = [_top_eigpairs(L, k, self.random_state) for L in Ls]
+        Ls = [normalized_affinity(Sv)[0] for Sv in S]
+        pairs = [
+            top_eigenpairs(L, k, self.random_state, dense_max=DENSE_MAX, arpack=LOOSE) for L in Ls
+        ]
         # perturbation risk: 1/2 w'Cw - d'w + const
         C = np.zeros((V, V))
         d = np.zeros(V)
@@ -236,8 +229,10 @@ class PIC(MultiViewMixin, ClusterMixin, BaseEstimator):
         Hq = C + beta * Q
         w = simplex_qp((Hq + Hq.T) / 2, -d)
         Lstar = sum(wv * L for wv, L in zip(w, Ls, strict=True))
-        _, U = _top_eigpairs(Lstar.tocsr(), self.n_clusters, self.random_state)
-        emb = U / np.maximum(np.linalg.norm(U, axis=1, keepdims=True), 1e-12)
+        _, U = top_eigenpairs(
+            Lstar.tocsr(), self.n_clusters, self.random_state, dense_max=DENSE_MAX, arpack=LOOSE
+        )
+        emb = row_unit(U)
         self.view_weights_ = w
         self.angles_ = np.array(
             [subspace_angles(p[1][:, : self.n_clusters], U).max() for p in pairs]
