@@ -73,6 +73,8 @@ def check_plan(plan: Plan) -> None:
     for ds in cfg["inputs"]:
         if ds not in plan.datasets:
             raise ConfigError(f"inputs.{ds}: no data set {ds!r} in 'datasets'")
+    for ds in plan.datasets:
+        _check_dataset_views(plan, ds)
     for ds, specs in cfg["inputs"].items():
         for name, spec in specs.items():
             _check_input(plan, ds, name, spec)
@@ -83,9 +85,33 @@ def check_plan(plan: Plan) -> None:
         _check_experiment(plan, name, exp)
 
 
+def _check_dataset_views(plan: Plan, ds: str) -> None:
+    """Builder options, and every view a data set's entry names, against its declared views."""
+    views = plan.dataset_views(ds)  # also checks the builder's options
+    if views is None:
+        return
+    spec = plan.datasets[ds]
+    named = [("views", v) for v in spec.get("views", [])] if "mixed_from" in spec else []
+    if "missing" in spec:
+        named.append(("missing.view", spec["missing"]["view"]))
+    for key, view in named:
+        if view not in views:
+            raise ConfigError(
+                f"datasets.{ds}.{key}: {plan.base_dataset(ds)!r} has no view {view!r}; "
+                f"its views are {list(views)}"
+            )
+
+
 def _check_input(plan: Plan, ds: str, name: str, spec: dict[str, Any]) -> None:
     where = f"inputs.{ds}.{name}"
     specs = plan.config["inputs"][ds]
+    views = plan.dataset_views(ds)
+    for view in spec.get("views", []):
+        if views is not None and view not in views:
+            raise ConfigError(
+                f"{where}.views: data set {ds!r} has no view {view!r}; its views are "
+                f"{list(views)}"
+            )
     run = spec.get("from_run")
     if run and (run["input"] not in specs or run["method"] not in plan.methods):
         raise ConfigError(

@@ -109,6 +109,7 @@ class Plan:
 
         raw = {k: v for k, v in config.items() if k != SOURCES}
         self._raw = copy.deepcopy(raw)
+        self._views: dict[str, tuple[str, ...] | None] = {}
         self.config: dict[str, Any] = validate(raw)
         self.configfiles: list[str] = list(config.get(SOURCES, []))
         cfg = self.config
@@ -191,6 +192,27 @@ class Plan:
         while "derived_from" in self.datasets[dataset]:
             dataset = self.datasets[dataset]["derived_from"]
         return dataset
+
+    def dataset_views(self, dataset: str) -> tuple[str, ...] | None:
+        """The views a data set will have, known before it is built (None: not declared).
+
+        A built data set's views are those its builder declares for its options;
+        mixed-modal and derived data sets keep their base's views.
+        """
+        if dataset not in self._views:
+            spec = self.datasets[dataset]
+            base = self.base_dataset(dataset)
+            if base is not None:
+                self._views[dataset] = self.dataset_views(base)
+            else:
+                from mmclust.data.builders import declared_views
+                from mmclust.data.dataset import DatasetError
+
+                try:
+                    self._views[dataset] = declared_views(spec["source"], spec.get("options"))
+                except DatasetError as err:
+                    raise ConfigError(f"datasets.{dataset}.options: {err}") from None
+        return self._views[dataset]
 
     def base_dataset(self, dataset: str) -> str | None:
         spec = self.datasets[dataset]

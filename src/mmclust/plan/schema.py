@@ -71,7 +71,8 @@ def _message(error: Any) -> str:
         allowed = ", ".join(map(str, error.validator_value))
         return f"{where}: {error.instance!r} is not one of: {allowed}"
     if error.validator == "pattern":
-        return f"{where}: {error.instance!r} {error.schema.get('description', 'has a wrong form')}"
+        what = error.schema.get("description", f"the form {error.validator_value}")
+        return f"{where}: {error.instance!r} is not allowed here; expected {what}"
     return f"{where}: {error.message}"
 
 

@@ -58,6 +58,13 @@ def _points(
     where = f"experiments.{name}.sweep"
     if param == "per_class" and any(v != int(v) or v < 1 for v in sweep["values"]):
         raise ConfigError(f"{where}.values: per_class takes whole numbers >= 1")
+    for run in exp["runs"] if param == "missing_rate" else ():
+        views = plan.dataset_views(run["dataset"])
+        if views is not None and sweep["view"] not in views:
+            raise ConfigError(
+                f"{where}.view: data set {run['dataset']!r} has no view {sweep['view']!r}; "
+                f"its views are {list(views)}"
+            )
     inputs_of: dict[str, set[str]] = {}
     for run in exp["runs"]:
         for m in run["methods"]:
