@@ -109,8 +109,7 @@ def _check_input(plan: Plan, ds: str, name: str, spec: dict[str, Any]) -> None:
     for view in spec.get("views", []):
         if views is not None and view not in views:
             raise ConfigError(
-                f"{where}.views: data set {ds!r} has no view {view!r}; its views are "
-                f"{list(views)}"
+                f"{where}.views: data set {ds!r} has no view {view!r}; its views are {list(views)}"
             )
     run = spec.get("from_run")
     if run and (run["input"] not in specs or run["method"] not in plan.methods):
