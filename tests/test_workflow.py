@@ -145,16 +145,18 @@ def test_changing_a_plot_setting_reruns_only_plots(tiny_run: Path, tmp_path: Pat
 
 
 def test_pretrain_override_reruns_that_dataset_only(tiny_run: Path, tmp_path: Path) -> None:
+    """A data set's pretraining override reaches it and the data sets made from it
+    (mfeat-mixed is mixed_from mfeat), nothing else."""
     cfg = tiny_config()
     cfg["pretrain"]["overrides"]["mfeat"]["epochs"] = 3
     jobs = planned_jobs(tiny_run, "--configfile", str(write_config(tmp_path / "c.yaml", cfg)))
     pre = [wc for r, wc in jobs if r == "pretrain_autoencoder"]
-    assert pre and all(wc["dataset"] == "mfeat" for wc in pre)
+    assert pre and {wc["dataset"] for wc in pre} == {"mfeat", "mfeat-mixed"}
     clusters = [wc for r, wc in jobs if r == "cluster"]
     # k-means needs no pretraining; JECL fine-tunes the per-view autoencoders
-    assert {wc["method"] for wc in clusters} == {
-        "dec", "jecl", "jecl-no-align", "jecl.gamma-0", "jecl.gamma-0.5"
-    }  # fmt: skip
+    assert {(wc["dataset"], wc["method"]) for wc in clusters} == {
+        ("mfeat", m) for m in ("dec", "jecl", "jecl-no-align", "jecl.gamma-0", "jecl.gamma-0.5")
+    } | {("mfeat-mixed", "dkm")}  # fmt: skip
 
 
 def test_changing_gamma_reruns_only_that_jecl(tiny_run: Path, tmp_path: Path) -> None:
