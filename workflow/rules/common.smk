@@ -394,6 +394,28 @@ def pretrain_settings(dataset):
     return PRETRAIN_SETTINGS[dataset]
 
 
+def download_flags(downloads):
+    """Command-line options of `mmclust download` for the config's `downloads:` section."""
+    if "allow_unverified" in downloads:
+        raise ValueError(
+            "downloads: allow_unverified is obsolete. Files without a published checksum "
+            "are now trusted on first use: checked by their content, their sha256 recorded "
+            "in resources/raw/checksums.lock and verified against it from then on. Remove "
+            "the key; set downloads: {require_published_checksum: true} to refuse such "
+            "files instead (strict mode)."
+        )
+    flags = []
+    if downloads["require_published_checksum"]:
+        flags.append("--require-published-checksum")
+    if downloads.get("mirror"):
+        flags += ["--mirror", shlex.quote(str(downloads["mirror"]))]
+        if downloads["mirror_only"]:
+            flags.append("--mirror-only")
+    elif downloads["mirror_only"]:
+        raise ValueError("downloads: mirror_only is true but no mirror is given")
+    return " ".join(flags)
+
+
 def prepare_inputs(wildcards):
     """A data set's raw files (download marker) or, when derived, its base data set."""
     spec = config["datasets"][wildcards.dataset]

@@ -9,11 +9,9 @@ rule download_raw:
         "../../envs/data.yaml"
     params:
         folder=lambda w: f"resources/raw/{w.raw}",
-        unverified=(
-            "--allow-unverified" if config["downloads"]["allow_unverified"] else ""
-        ),
+        downloads=download_flags(config["downloads"]),
     shell:
-        "python -m mmclust download {wildcards.raw} {params.folder} {params.unverified}"
+        "python -m mmclust download {wildcards.raw} {params.folder} {params.downloads}"
         " 2> {log}"
 
 
