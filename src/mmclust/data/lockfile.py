@@ -171,8 +171,12 @@ class ChecksumLock:
 
     def _write(self, sources: dict[str, dict[str, dict[str, Any]]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        ordered = {
+            src: {name: dict(sorted(fields.items())) for name, fields in sorted(files.items())}
+            for src, files in sorted(sources.items())
+        }
         body = yaml.safe_dump(
-            {"version": LOCK_VERSION, "sources": sources}, sort_keys=True, width=100
+            {"version": LOCK_VERSION, "sources": ordered}, sort_keys=False, width=100
         )
         with atomic_open(self.path) as fh:
             fh.write(_HEADER + "\n" + body)
