@@ -227,6 +227,12 @@ def test_empty_and_unknown_files(tmp_path: Path) -> None:
     assert describe(b"\x01\x02\x03\x00\xff") == "unrecognised binary data (first bytes 01020300ff)"
 
 
+def test_saved_page_without_doctype_is_html(tmp_path: Path) -> None:
+    page = b"<head><title>Pascal Sentences</title></head>\n<table><tr><td><img src=a/1.jpg>"
+    check_format(write(tmp_path, page), "html")
+    assert not looks_like_html(page)  # but it is no error page standing in for a file
+
+
 def test_html_detection() -> None:
     assert looks_like_html(b"\xef\xbb\xbf<!doctype HTML><p>")
     assert looks_like_html(b'<?xml version="1.0"?>\n<html xmlns="http://www.w3.org/1999/xhtml">')

@@ -30,7 +30,9 @@ mat73      ``MATLAB 7.3 MAT-file`` text header and      as hdf5
 jpeg       ``\\xff\\xd8\\xff``                             ends with the end-of-image marker
 png        ``\\x89PNG\\r\\n\\x1a\\n``                        ends with the ``IEND`` chunk
 text       no NUL byte, valid UTF-8 at the start        no NUL byte anywhere
-html       ``<!DOCTYPE html`` or ``<html``               (none)
+html       ``<!DOCTYPE html`` or ``<html`` (a saved     (none)
+           page: text with ``<head``, ``<body`` or
+           ``<table`` markup)
 =========  ===========================================  =================================
 
 An HTML page is never taken for any other format: servers answer a moved or
@@ -340,7 +342,10 @@ def _check_text(path: Path, head: bytes, size: int, deep: bool) -> None:
 
 
 def _check_html(path: Path, head: bytes, size: int, deep: bool) -> None:
-    if not looks_like_html(head):
+    # a saved page need not start with its doctype: any markup of a page will do
+    lower = head.lower()
+    markup = any(tag in lower for tag in (b"<html", b"<head", b"<body", b"<table"))
+    if not looks_like_html(head) and (b"\0" in head or not markup):
         raise _wrong(head, FORMATS["html"])
 
 
