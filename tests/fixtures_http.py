@@ -47,11 +47,11 @@ class Route:
 class FileServer:
     """Serve :class:`Route` objects from a background thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, str | None]] = []
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -154,3 +154,29 @@ def _make_handler(server: FileServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(body)
 
     return Handler
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve a mirror folder on 127.0.0.1 (with Range support) for a pipeline rehearsal.
+
+    ``python -m tests.fixtures_http FOLDER [--port 8123] [--seconds 3600]``, then
+    ``downloads: {mirror: http://127.0.0.1:8123/, mirror_only: true}`` in the config.
+    The files are listed when the server starts; it stops after ``--seconds``.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m tests.fixtures_http")
+    parser.add_argument("folder", type=Path, help="laid out as <source>/<file>")
+    parser.add_argument("--port", type=int, default=8123)
+    parser.add_argument("--seconds", type=float, default=3600, help="stop after this long")
+    a = parser.parse_args(argv)
+    server = FileServer(port=a.port)
+    base = server.add_folder(a.folder)
+    with server:
+        print(f"serving {len(server.routes)} files of {a.folder} at {base}", flush=True)  # noqa: T201
+        time.sleep(a.seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
