@@ -8,10 +8,14 @@ Each route serves fixed bytes and can misbehave on purpose:
                     connection: an interrupted transfer;
 * ``ignore_range``  answer a ``Range`` request with the whole file (200);
 * ``stall``         after ``cut_after`` bytes wait this many seconds instead of
-                    closing (a stalled server, for read timeouts).
+                    closing (a stalled server, for read timeouts);
+* ``content_type``  the Content-Type header (``text/html`` for error pages).
 
-Every request's path and ``Range`` header is recorded.  Traffic never leaves
-the loopback interface.
+``add_folder`` serves every file under a folder (read from disk at each
+request), so a folder laid out as ``<source>/<file>`` is a download mirror
+(``downloads: {mirror: http://127.0.0.1:<port>/}``).  Every request's path
+and ``Range`` header is recorded.  Traffic never leaves the loopback
+interface.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from __future__ import annotations
 import re
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 
 @dataclass
@@ -31,16 +37,21 @@ class Route:
     cut_times: int = 0
     ignore_range: bool = False
     stall: float = 0.0
+    content_type: str = "application/octet-stream"
+    file: Path | None = None  # served from disk instead of ``data``
+
+    def body(self) -> bytes:
+        return self.file.read_bytes() if self.file is not None else self.data
 
 
 class FileServer:
     """Serve :class:`Route` objects from a background thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, str | None]] = []
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _make_handler(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -57,6 +68,22 @@ class FileServer:
         """Serve ``data`` at ``path``; returns its URL."""
         self.routes[path] = Route(data=data, **options)  # type: ignore[arg-type]
         return self.url(path)
+
+    def add_folder(self, folder: str | Path, prefix: str = "/") -> str:
+        """Serve every file under ``folder`` at ``prefix`` + its relative path; the base URL."""
+        folder = Path(folder)
+        base = "/" + prefix.strip("/") + "/" if prefix.strip("/") else "/"
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                rel = path.relative_to(folder).as_posix()
+                self.routes[base + urllib.parse.quote(rel)] = Route(data=b"", file=path)
+        return self.url(base)
+
+    def __enter__(self) -> FileServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def ranges(self, path: str) -> list[str | None]:
         """The Range headers of the requests for ``path``, in order (None = no Range)."""
@@ -94,7 +121,7 @@ def _make_handler(server: FileServer) -> type[BaseHTTPRequestHandler]:
             if route.status != 200:
                 self.send_error(route.status)
                 return
-            data, start = route.data, 0
+            data, start = route.body(), 0
             if range_header and not route.ignore_range:
                 m = re.fullmatch(r"bytes=(\d+)-", range_header.strip())
                 if m is None:
@@ -112,7 +139,7 @@ def _make_handler(server: FileServer) -> type[BaseHTTPRequestHandler]:
             else:
                 self.send_response(200)
             body = data[start:]
-            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Type", route.content_type)
             self.send_header("Accept-Ranges", "none" if route.ignore_range else "bytes")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -127,3 +154,29 @@ def _make_handler(server: FileServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(body)
 
     return Handler
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve a mirror folder on 127.0.0.1 (with Range support) for a pipeline rehearsal.
+
+    ``python -m tests.fixtures_http FOLDER [--port 8123] [--seconds 3600]``, then
+    ``downloads: {mirror: http://127.0.0.1:8123/, mirror_only: true}`` in the config.
+    The files are listed when the server starts; it stops after ``--seconds``.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m tests.fixtures_http")
+    parser.add_argument("folder", type=Path, help="laid out as <source>/<file>")
+    parser.add_argument("--port", type=int, default=8123)
+    parser.add_argument("--seconds", type=float, default=3600, help="stop after this long")
+    a = parser.parse_args(argv)
+    server = FileServer(port=a.port)
+    base = server.add_folder(a.folder)
+    with server:
+        print(f"serving {len(server.routes)} files of {a.folder} at {base}", flush=True)  # noqa: T201
+        time.sleep(a.seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,8 +1,10 @@
-"""Checksummed, resumable downloads, safe extraction and the raw-file registry.
+"""Checksummed, resumable downloads, trust on first use, mirrors, safe extraction and
+the raw-file registry.
 
 All traffic goes to a server on 127.0.0.1 that the tests start (tests/fixtures_http.py),
 serving archives the tests build in the real formats: IDX in .gz, a COIL-style zip of
-PNG images, a COCO-style tar.gz of annotation JSON, and a USPS-style .bz2.
+PNG images, a COCO-style tar.gz of annotation JSON, a USPS-style .bz2, MAT-files and
+HDF5 files.  (The content checks of every format are in tests/test_formats.py.)
 """
 
 from __future__ import annotations
@@ -16,24 +18,32 @@ import re
 import stat
 import struct
 import tarfile
+import threading
 import zipfile
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
+import scipy.io
+import yaml
 from PIL import Image
 
 from mmclust.data.download import (
     MARKER,
     ChecksumError,
     DownloadError,
+    LockMismatchError,
     ManualDownloadRequired,
     ensure_source,
     extract,
     fetch,
     file_digest,
+    is_complete,
     main,
+    mirror_url,
 )
+from mmclust.data.lockfile import LOCK_NAME, ChecksumLock, LockFileError
 from mmclust.data.registry import (
     RegistryError,
     SourceSpec,
@@ -43,6 +53,7 @@ from mmclust.data.registry import (
     registry_path,
 )
 from tests.fixtures_http import FileServer
+from tests.helpers import REPO, snakemake
 
 FAST = {"timeout": 5, "progress": False, "backoff": 0.0}
 CHUNK = 16 * 1024
@@ -112,6 +123,28 @@ def coco_tar_gz() -> bytes:
             info.size = len(data)
             tf.addfile(info, io.BytesIO(data))
     return buf.getvalue()
+
+
+def mat5(n: int = 40) -> bytes:
+    """A MATLAB 5.0 MAT-file (uncompressed), as scipy writes it."""
+    buf = io.BytesIO()
+    scipy.io.savemat(buf, {"data": np.arange(n * 16, dtype=np.uint8).reshape(16, n)})
+    return buf.getvalue()
+
+
+def hdf5(n: int = 6) -> bytes:
+    """A JULE-style HDF5 file: data (N x 1 x 4 x 4) and labels."""
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        f["data"] = np.arange(n * 16, dtype=np.float32).reshape(n, 1, 4, 4)
+        f["labels"] = np.arange(n) % 2
+    return buf.getvalue()
+
+
+HTML_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>Page Not Found | CAVE</title></head>"
+    b"<body><p>The page you requested has moved.</p></body></html>\n"
+)
 
 
 def spec(name: str, **entry: object) -> SourceSpec:
@@ -254,16 +287,24 @@ def test_read_timeout_is_bounded(server: FileServer, tmp_path: Path) -> None:
     assert not (tmp_path / "slow.gz").exists()
 
 
-def test_unverified_refused_unless_allowed(server: FileServer, tmp_path: Path) -> None:
-    data = b"mat file bytes" * 100
+def test_strict_mode_refuses_unpublished(server: FileServer, tmp_path: Path) -> None:
+    data = mat5()
     url = server.add("/umist_cropped.mat", data)
     dest = tmp_path / "umist_cropped.mat"
-    with pytest.raises(DownloadError, match="no published checksum"):
-        fetch(url, dest, None, None, **FAST)
+    lock = ChecksumLock(tmp_path / LOCK_NAME)
+    with pytest.raises(DownloadError, match="no published checksum, and strict mode") as info:
+        fetch(url, dest, fmt="mat5", lock=lock, source="umist", require_published_checksum=True,
+              **FAST)  # fmt: skip
+    assert "require_published_checksum" in str(info.value)
     assert not dest.exists() and server.requests == []
-    fetch(url, dest, None, None, allow_unverified=True, **FAST)
+    # without strict mode it is trusted on first use and recorded
+    fetch(url, dest, fmt="mat5", lock=lock, source="umist", **FAST)
     assert dest.read_bytes() == data
-    assert (tmp_path / "umist_cropped.mat.sha256").read_text() == f"{sha(data)}  {dest.name}\n"
+    assert lock.get("umist", dest.name).sha256 == sha(data)  # type: ignore[union-attr]
+    # a lock entry is no published checksum: strict mode still refuses
+    with pytest.raises(DownloadError, match="strict mode"):
+        fetch(url, dest, fmt="mat5", lock=lock, source="umist", require_published_checksum=True,
+              **FAST)  # fmt: skip
 
 
 def test_existing_mismatching_file_is_replaced(server: FileServer, tmp_path: Path) -> None:
@@ -278,11 +319,11 @@ def test_existing_mismatching_file_is_replaced(server: FileServer, tmp_path: Pat
 
 def test_size_is_checked(server: FileServer, tmp_path: Path) -> None:
     data = b"0123456789" * 10
-    url = server.add("/sized.bin", data)
+    url = server.add("/sized.txt", data)
     with pytest.raises(DownloadError, match="should have 50"):
-        fetch(url, tmp_path / "sized.bin", None, allow_unverified=True, size=50, **FAST)
-    assert not (tmp_path / "sized.bin").exists()
-    fetch(url, tmp_path / "sized.bin", None, allow_unverified=True, size=100, **FAST)
+        fetch(url, tmp_path / "sized.txt", fmt="text", size=50, **FAST)
+    assert not (tmp_path / "sized.txt").exists()
+    fetch(url, tmp_path / "sized.txt", fmt="text", size=100, **FAST)
 
 
 # -- extract --------------------------------------------------------------------------------
@@ -446,13 +487,13 @@ def test_ensure_source_downloads_extracts_and_marks(server: FileServer, tmp_path
         "toy",
         files=[
             {"name": "t10k-images-idx3-ubyte.gz", "urls": [server.add("/i.gz", images)],
-             "sha256": sha(images), "md5": md5(images), "size": len(images)},
+             "sha256": sha(images), "md5": md5(images), "size": len(images), "format": "idx.gz"},
             {"name": "t10k-labels-idx1-ubyte.gz", "urls": [server.add("/l.gz", labels)],
-             "md5": md5(labels)},
+             "md5": md5(labels), "format": "idx.gz"},
             {"name": "coil-20-proc.zip", "urls": [server.add("/c.zip", coil)],
-             "sha256": sha(coil), "extract": True},
+             "sha256": sha(coil), "extract": True, "format": "zip"},
             {"name": "annotations.tar.gz", "urls": [server.add("/a.tgz", ann)],
-             "sha256": sha(ann), "extract": True, "extract_to": "coco"},
+             "sha256": sha(ann), "extract": True, "extract_to": "coco", "format": "tar.gz"},
         ],
     )  # fmt: skip
     raw = tmp_path / "raw" / "toy"
@@ -482,8 +523,18 @@ def test_ensure_source_failure_writes_no_marker(server: FileServer, tmp_path: Pa
     entry = spec(
         "half",
         files=[
-            {"name": "good.gz", "urls": [server.add("/good.gz", good)], "sha256": sha(good)},
-            {"name": "bad.gz", "urls": [server.add("/bad.gz", b"abc")], "sha256": sha(b"xyz")},
+            {
+                "name": "good.gz",
+                "urls": [server.add("/good.gz", good)],
+                "sha256": sha(good),
+                "format": "idx.gz",
+            },
+            {
+                "name": "bad.gz",
+                "urls": [server.add("/bad.gz", b"abc")],
+                "sha256": sha(b"xyz"),
+                "format": "idx.gz",
+            },
         ],
     )
     raw = tmp_path / "half"
@@ -493,17 +544,21 @@ def test_ensure_source_failure_writes_no_marker(server: FileServer, tmp_path: Pa
     assert sorted(p.name for p in raw.iterdir()) == ["good.gz"]
 
 
-def test_ensure_source_unverified_needs_permission(server: FileServer, tmp_path: Path) -> None:
+def test_ensure_source_strict_mode(server: FileServer, tmp_path: Path) -> None:
     data = coil_zip()
     entry = spec("coil", files=[{"name": "coil.zip", "urls": [server.add("/u.zip", data)],
-                                 "extract": True}])  # fmt: skip
-    with pytest.raises(DownloadError, match="allow_unverified"):
-        ensure_source(entry, tmp_path / "coil", **FAST)
-    assert not (tmp_path / "coil" / MARKER).exists()
-    ensure_source(entry, tmp_path / "coil", allow_unverified=True, **FAST)
+                                 "extract": True, "format": "zip"}])  # fmt: skip
+    with pytest.raises(DownloadError, match="require_published_checksum"):
+        ensure_source(entry, tmp_path / "coil", require_published_checksum=True, **FAST)
+    assert not (tmp_path / "coil" / MARKER).exists() and server.requests == []
+    ensure_source(entry, tmp_path / "coil", **FAST)
     marker = json.loads((tmp_path / "coil" / MARKER).read_text())
-    assert marker["files"][0]["checksum_published"] is False
-    assert (tmp_path / "coil" / "coil.zip.sha256").read_text().startswith(sha(data))
+    assert marker["files"][0]["verified_by"] == "checksum lock"
+    # a folder completed by trust on first use is not complete in strict mode
+    assert is_complete(entry, tmp_path / "coil")
+    assert not is_complete(entry, tmp_path / "coil", require_published_checksum=True)
+    with pytest.raises(DownloadError, match="strict mode"):
+        ensure_source(entry, tmp_path / "coil", require_published_checksum=True, **FAST)
 
 
 def test_ensure_source_uses_verified_local_copy(server: FileServer, tmp_path: Path) -> None:
@@ -515,7 +570,7 @@ def test_ensure_source_uses_verified_local_copy(server: FileServer, tmp_path: Pa
         "fashion",
         local_dirs=[str(local)],
         files=[{"name": "train-images-idx3-ubyte.gz", "urls": [server.add("/gone", status=404)],
-                "sha256": sha(data)}],
+                "sha256": sha(data), "format": "idx.gz"}],
     )  # fmt: skip
     ensure_source(entry, tmp_path / "raw", **FAST)
     assert (tmp_path / "raw" / "train-images-idx3-ubyte.gz").read_bytes() == data
@@ -560,7 +615,14 @@ def test_mixed_source_fetches_then_asks(server: FileServer, tmp_path: Path) -> N
     mat = b"MATLAB 7.3 MAT-file" + bytes(500)
     entry = spec(
         "nyu",
-        files=[{"name": "nyu.mat", "urls": [server.add("/nyu.mat", mat)], "sha256": sha(mat)}],
+        files=[
+            {
+                "name": "nyu.mat",
+                "urls": [server.add("/nyu.mat", mat)],
+                "sha256": sha(mat),
+                "format": "mat73",
+            }
+        ],
         manual={"instructions": "Ask the authors.", "expect": [{"glob": "descriptions/**/*"}]},
     )
     raw = tmp_path / "nyu"
@@ -578,10 +640,10 @@ def test_cli_with_registry_file(server: FileServer, tmp_path: Path) -> None:
     data = coco_tar_gz()
     reg = tmp_path / "registry.yaml"
     reg.write_text(
-        "version: 1\nsources:\n"
+        "version: 2\nsources:\n"
         "  coco-mini:\n    title: mini\n    files:\n"
         f"      - name: ann.tar.gz\n        urls: [{server.add('/ann.tgz', data)}]\n"
-        f"        sha256: {sha(data)}\n        extract: true\n"
+        f"        sha256: {sha(data)}\n        format: tar.gz\n        extract: true\n"
         "  by-hand:\n    title: by hand\n    manual:\n"
         "      instructions: Fetch it yourself.\n      expect: [file.bin]\n"
     )
@@ -590,14 +652,467 @@ def test_cli_with_registry_file(server: FileServer, tmp_path: Path) -> None:
     assert (tmp_path / "c" / "annotations" / "instances_train2014.json").is_file()
     assert main(["by-hand", str(tmp_path / "h"), "--registry", str(reg)]) == 3
     assert main(["nope", str(tmp_path / "n"), "--registry", str(reg)]) == 2
+    # the obsolete flag says what replaced it
+    assert (
+        main(["coco-mini", str(tmp_path / "c"), "--registry", str(reg), "--allow-unverified"]) == 2
+    )
+
+
+# -- trust on first use, the lock file ------------------------------------------------------
+
+HTML_MESSAGE = "the server returned an HTML page (probably a moved or error page) instead of"
+
+
+def tofu_entry(server: FileServer, data: bytes, *, route: str = "/coil.zip", **extra: object):  # type: ignore[no-untyped-def]
+    return spec(
+        "coil-20",
+        files=[{"name": "coil-20-proc.zip", "urls": [server.add(route, data)], "format": "zip",
+                "extract": True, **extra}],
+    )  # fmt: skip
+
+
+def test_first_use_records_the_lock_and_verifies_later_runs(
+    server: FileServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = coil_zip()
+    entry = tofu_entry(server, data)
+    raw = tmp_path / "raw" / "coil-20"
+    with caplog.at_level("WARNING", logger="mmclust.data.download"):
+        ensure_source(entry, raw, **FAST)
+    lock_path = tmp_path / "raw" / LOCK_NAME
+    doc = yaml.safe_load(lock_path.read_text())
+    rec = doc["sources"]["coil-20"]["coil-20-proc.zip"]
+    assert rec["sha256"] == sha(data) and rec["md5"] == md5(data) and rec["size"] == len(data)
+    assert rec["format"] == "zip" and rec["url"] == server.url("/coil.zip") and rec["recorded"]
+    assert lock_path.read_text().startswith("# Checksums of raw files")
+    # the log says how to pin it in the registry
+    log_text = caplog.text
+    assert "trusted on first use" in log_text and str(lock_path) in log_text
+    assert f"sha256: {sha(data)}" in log_text and f"size: {len(data)}" in log_text
+    assert "registry.yaml" in log_text
+    marker = json.loads((raw / MARKER).read_text())
+    assert marker["files"][0]["verified_by"] == "checksum lock"
+    assert (raw / "coil-20-proc" / "obj2__2.png").is_file()
+    # complete: nothing is downloaded again
+    n = len(server.requests)
+    ensure_source(entry, raw, **FAST)
+    assert len(server.requests) == n
+    # without the marker the present file is verified against the lock: still no download
+    (raw / MARKER).unlink()
+    ensure_source(entry, raw, **FAST)
+    assert len(server.requests) == n
+    # a deleted lock entry makes the folder incomplete (the file is not verified any more)
+    lock_path.unlink()
+    assert not is_complete(entry, raw)
+
+
+def test_lock_mismatch_is_an_error_that_leaves_nothing(server: FileServer, tmp_path: Path) -> None:
+    first = coil_zip(n_obj=2)
+    entry = tofu_entry(server, first)
+    raw = tmp_path / "raw" / "coil-20"
+    ensure_source(entry, raw, **FAST)
+    # upstream now serves other bytes (a valid zip, so only the lock can tell)
+    second = coil_zip(n_obj=3)
+    server.add("/coil.zip", second)
+    (raw / "coil-20-proc.zip").unlink()
+    (raw / MARKER).unlink()
+    lock_path = tmp_path / "raw" / LOCK_NAME
+    with pytest.raises(LockMismatchError) as info:
+        ensure_source(entry, raw, **FAST)
+    msg = str(info.value)
+    assert sha(first) in msg and sha(second) in msg
+    assert "coil-20-proc.zip" in msg and str(lock_path) in msg
+    assert "delete the entry coil-20 / coil-20-proc.zip" in msg
+    assert info.value.entry.sha256 == sha(first) and info.value.actual_sha256 == sha(second)
+    # nothing looks finished: no file, no partial file, no marker; the lock is unchanged
+    assert not (raw / "coil-20-proc.zip").exists()
+    assert not (raw / "coil-20-proc.zip.part").exists()
+    assert not (raw / MARKER).exists()
+    assert ChecksumLock(lock_path).get("coil-20", "coil-20-proc.zip").sha256 == sha(first)  # type: ignore[union-attr]
+    # the fix the message names: delete the entry, run again
+    doc = yaml.safe_load(lock_path.read_text())
+    del doc["sources"]["coil-20"]
+    lock_path.write_text(yaml.safe_dump(doc))
+    ensure_source(entry, raw, **FAST)
+    assert (raw / "coil-20-proc.zip").read_bytes() == second
+
+
+def test_present_file_that_differs_from_the_lock_is_replaced(
+    server: FileServer, tmp_path: Path
+) -> None:
+    data = coil_zip()
+    entry = tofu_entry(server, data)
+    raw = tmp_path / "raw" / "coil-20"
+    ensure_source(entry, raw, **FAST)
+    (raw / MARKER).unlink()
+    (raw / "coil-20-proc.zip").write_bytes(coil_zip(n_obj=1))  # damaged by hand
+    ensure_source(entry, raw, **FAST)
+    assert (raw / "coil-20-proc.zip").read_bytes() == data
+    assert (raw / "coil-20-proc.zip.rejected").read_bytes() == coil_zip(n_obj=1)
+
+
+def test_unverified_present_file_is_never_used(server: FileServer, tmp_path: Path) -> None:
+    """The issue's failure: an HTML page stored as the zip must not count as present."""
+    data = coil_zip()
+    entry = tofu_entry(server, data)
+    raw = tmp_path / "raw" / "coil-20"
+    raw.mkdir(parents=True)
+    (raw / "coil-20-proc.zip").write_bytes(HTML_PAGE)  # left by an earlier version
+    (raw / "coil-20-proc.zip.sha256").write_text(f"{sha(HTML_PAGE)}  coil-20-proc.zip\n")
+    ensure_source(entry, raw, **FAST)
+    assert (raw / "coil-20-proc.zip").read_bytes() == data
+    assert (raw / "coil-20-proc.zip.unverified").read_bytes() == HTML_PAGE
+    assert len(server.ranges("/coil.zip")) == 1
+
+
+def test_html_page_instead_of_zip_tries_the_next_mirror(
+    server: FileServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = coil_zip()
+    moved = server.add("/www/coil-20-proc.zip", HTML_PAGE, content_type="text/html")
+    good = server.add("/old/coil-20-proc.zip", data)
+    entry = spec("coil-20", files=[{"name": "coil-20-proc.zip", "urls": [moved, good],
+                                    "format": "zip"}])  # fmt: skip
+    raw = tmp_path / "raw" / "coil-20"
+    with caplog.at_level("WARNING", logger="mmclust.data.download"):
+        ensure_source(entry, raw, **FAST)
+    assert (raw / "coil-20-proc.zip").read_bytes() == data
+    assert f"{HTML_MESSAGE} a zip archive" in caplog.text
+    assert "Page Not Found | CAVE" in caplog.text  # the page's title is named
+    lock = ChecksumLock(tmp_path / "raw" / LOCK_NAME)
+    assert lock.get("coil-20", "coil-20-proc.zip").url == good  # type: ignore[union-attr]
+    assert len(server.ranges("/www/coil-20-proc.zip")) == 1  # not retried
+
+
+def test_only_html_pages_is_a_clear_error(server: FileServer, tmp_path: Path) -> None:
+    a = server.add("/a/coil-20-proc.zip", HTML_PAGE)
+    b = server.add("/b/coil-20-proc.zip", b"  <html><body>Error</body></html>")
+    entry = spec("coil-20", files=[{"name": "coil-20-proc.zip", "urls": [a, b],
+                                    "format": "zip"}])  # fmt: skip
+    raw = tmp_path / "raw" / "coil-20"
+    with pytest.raises(DownloadError) as info:
+        ensure_source(entry, raw, **FAST)
+    msg = str(info.value)
+    assert msg.count(f"{HTML_MESSAGE} a zip archive") == 2 and a in msg and b in msg
+    assert not (raw / "coil-20-proc.zip").exists() and not (raw / MARKER).exists()
+    assert not (raw / "coil-20-proc.zip.part").exists()
+    assert not (tmp_path / "raw" / LOCK_NAME).exists()  # nothing was trusted
+
+
+def test_html_page_instead_of_a_published_file(server: FileServer, tmp_path: Path) -> None:
+    """A file with a published size and checksum: the page is named, the next mirror used."""
+    data = idx_gz()
+    page = server.add("/lecun/t10k-images-idx3-ubyte.gz", HTML_PAGE)
+    good = server.add("/ossci/t10k-images-idx3-ubyte.gz", data)
+    dest = tmp_path / "t10k-images-idx3-ubyte.gz"
+    with pytest.raises(DownloadError, match=re.escape(f"{HTML_MESSAGE} a gzip-compressed IDX")):
+        fetch(page, dest, sha(data), size=len(data), fmt="idx.gz", **FAST)
+    assert not dest.exists() and not dest.with_name(dest.name + ".part").exists()
+    fetch([page, good], dest, sha(data), size=len(data), fmt="idx.gz", **FAST)
+    assert dest.read_bytes() == data
+    # without a size: the checksum mismatch says it was an HTML page
+    with pytest.raises(ChecksumError, match=re.escape(f"{HTML_MESSAGE} a gzip-compressed IDX")):
+        fetch(page, tmp_path / "other.gz", sha(data), fmt="idx.gz", **FAST)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "name", "make", "cut"),
+    [
+        ("zip", "coil-20-proc.zip", coil_zip, 0.6),
+        ("mat5", "umist_cropped.mat", mat5, 0.5),
+        ("idx.gz", "t10k-images-idx3-ubyte.gz", idx_gz, 0.9),
+        ("hdf5", "data4torch.h5", hdf5, 0.7),
+    ],
+)  # fmt: skip
+def test_truncated_file_is_rejected(  # type: ignore[no-untyped-def]
+    server: FileServer, tmp_path: Path, fmt: str, name: str, make, cut: float
+) -> None:
+    """A mirror that serves a truncated copy (with a matching Content-Length)."""
+    data = make()
+    short = data[: int(len(data) * cut)]
+    bad = server.add(f"/bad/{name}", short)
+    good = server.add(f"/good/{name}", data)
+    dest = tmp_path / name
+    lock = ChecksumLock(tmp_path / LOCK_NAME)
+    with pytest.raises(DownloadError, match="truncated"):
+        fetch(bad, dest, fmt=fmt, lock=lock, source="s", **FAST)
+    assert not dest.exists() and lock.get("s", name) is None
+    assert not dest.with_name(name + ".part").exists()
+    fetch([bad, good], dest, fmt=fmt, lock=lock, source="s", **FAST)
+    assert dest.read_bytes() == data and lock.get("s", name).sha256 == sha(data)  # type: ignore[union-attr]
+
+
+def test_interrupted_unverified_download_resumes(server: FileServer, tmp_path: Path) -> None:
+    data = mat5(4000)
+    url = server.add("/usps_all.mat", data, cut_after=20_000, cut_times=1)
+    dest = tmp_path / "usps_all.mat"
+    lock = ChecksumLock(tmp_path / LOCK_NAME)
+    with pytest.raises(DownloadError, match="resume"):
+        fetch(url, dest, fmt="mat5", lock=lock, source="usps-11k", retries=1, **FAST)
+    assert not dest.exists() and (tmp_path / "usps_all.mat.part").stat().st_size == 20_000
+    fetch(url, dest, fmt="mat5", lock=lock, source="usps-11k", **FAST)
+    assert server.ranges("/usps_all.mat") == [None, "bytes=20000-"]
+    assert dest.read_bytes() == data
+
+
+def test_lock_records_from_many_threads(tmp_path: Path) -> None:
+    """Concurrent download jobs must not lose each other's entries."""
+    lock = ChecksumLock(tmp_path / LOCK_NAME)
+
+    def record(i: int) -> None:
+        ChecksumLock(lock.path).record(
+            f"src{i % 3}", f"f{i}.zip", sha256=f"{i:064x}", md5=f"{i:032x}", size=i + 1,
+            fmt="zip", url=f"http://127.0.0.1/f{i}.zip",
+        )  # fmt: skip
+
+    threads = [threading.Thread(target=record, args=(i,)) for i in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i in range(24):
+        entry = lock.get(f"src{i % 3}", f"f{i}.zip")
+        assert entry is not None and entry.sha256 == f"{i:064x}" and entry.size == i + 1
+
+
+def test_damaged_lock_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / LOCK_NAME
+    path.write_text("version: 1\nsources: [not, a, mapping]\n")
+    with pytest.raises(LockFileError, match=re.escape(str(path))):
+        ChecksumLock(path).get("coil-20", "coil-20-proc.zip")
+
+
+# -- git blob ids ---------------------------------------------------------------------------
+
+
+def test_git_blob_id(tmp_path: Path) -> None:
+    """The ids `git hash-object` gives: empty file, "hello\\n"."""
+    empty, hello = tmp_path / "empty", tmp_path / "hello"
+    empty.write_bytes(b"")
+    hello.write_bytes(b"hello\n")
+    assert file_digest(empty, git_blob=True).git_blob_sha1 == (
+        "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
+    )
+    assert file_digest(hello, git_blob=True).git_blob_sha1 == (
+        "ce013625030ba8dba906f756967f9e9ca394464a"
+    )
+    assert file_digest(hello).git_blob_sha1 is None  # only computed when asked
+
+
+def git_blob(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def test_git_blob_checksum_of_a_download(server: FileServer, tmp_path: Path) -> None:
+    data = hdf5()
+    url = server.add("/datasets/FRGC/data4torch.h5", data)
+    fetch(url, tmp_path / "a.h5", git_blob_sha1=git_blob(data), fmt="hdf5", **FAST)
+    with pytest.raises(ChecksumError, match="expected git blob id"):
+        fetch(url, tmp_path / "b.h5", git_blob_sha1=git_blob(b"x"), fmt="hdf5", **FAST)
+
+
+def test_hand_placed_file_is_checked(tmp_path: Path) -> None:
+    data = hdf5()
+    entry = spec(
+        "frgc",
+        manual={"instructions": "Request FRGC at https://example.org/frgc.",
+                "expect": [{"path": "data4torch.h5", "format": "hdf5",
+                            "git_blob_sha1": git_blob(data)}]},
+    )  # fmt: skip
+    raw = tmp_path / "frgc"
+    raw.mkdir()
+    (raw / "data4torch.h5").write_bytes(HTML_PAGE)  # a browser saved the confirmation page
+    with pytest.raises(ChecksumError, match=re.escape(f"{HTML_MESSAGE} an HDF5 file")):
+        ensure_source(entry, raw, **FAST)
+    (raw / "data4torch.h5").write_bytes(data)
+    ensure_source(entry, raw, **FAST)
+    marker = json.loads((raw / MARKER).read_text())
+    assert marker["manual"][0]["git_blob_sha1"] == git_blob(data)
+    assert marker["manual"][0]["verified_by"] == "published checksum"
+    # without a checksum, the format alone: a truncated file is refused
+    expect = [{"path": "data4torch.h5", "format": "hdf5"}]
+    entry2 = spec(
+        "ytf", manual={"instructions": "Ask at https://example.org/ytf.", "expect": expect}
+    )
+    raw2 = tmp_path / "ytf"
+    raw2.mkdir()
+    (raw2 / "data4torch.h5").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DownloadError, match="truncated"):
+        ensure_source(entry2, raw2, **FAST)
+
+
+# -- the mirror key -------------------------------------------------------------------------
+
+
+def mirror_registry(server: FileServer, zip_data: bytes, mat_data: bytes) -> dict[str, SourceSpec]:
+    """Two sources whose own URLs are dead: only the mirror can serve them."""
+    return {
+        "coil-20": spec("coil-20", files=[
+            {"name": "coil-20-proc.zip", "urls": [server.add("/dead/coil.zip", status=404)],
+             "format": "zip", "extract": True}]),
+        "usps-11k": spec("usps-11k", files=[
+            {"name": "usps_all.mat", "urls": [server.add("/dead/usps_all.mat", status=404)],
+             "sha256": sha(mat_data), "format": "mat5"}]),
+    }  # fmt: skip
+
+
+def test_mirror_url_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert mirror_url("http://127.0.0.1:8123", "coil-20", "coil-20-proc.zip") == (
+        "http://127.0.0.1:8123/coil-20/coil-20-proc.zip"
+    )
+    assert (
+        mirror_url("https://h/base/", "coco2014", "a b.zip") == "https://h/base/coco2014/a%20b.zip"
+    )
+    assert mirror_url("file:///data/mirror/", "umist", "umist_cropped.mat") == (
+        "file:///data/mirror/umist/umist_cropped.mat"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert mirror_url("staged", "nus-wide", "ImageList/Imagelist.txt") == (
+        (tmp_path / "staged" / "nus-wide" / "ImageList" / "Imagelist.txt").as_uri()
+    )
+    with pytest.raises(DownloadError, match="neither"):
+        mirror_url("ftp://h/", "a", "b")
+
+
+def test_mirror_served_by_a_local_server(tmp_path: Path) -> None:
+    zip_data, mat_data = coil_zip(), mat5()
+    folder = tmp_path / "mirror"
+    (folder / "coil-20").mkdir(parents=True)
+    (folder / "usps-11k").mkdir()
+    (folder / "coil-20" / "coil-20-proc.zip").write_bytes(zip_data)
+    (folder / "usps-11k" / "usps_all.mat").write_bytes(mat_data)
+    with FileServer() as srv:
+        base = srv.add_folder(folder, prefix="/m")
+        sources = mirror_registry(srv, zip_data, mat_data)
+        raw = tmp_path / "raw"
+        for name, entry in sources.items():
+            ensure_source(entry, raw / name, mirror=base, mirror_only=True, **FAST)
+        # only the mirror was asked, never the registry's (dead) URLs
+        assert sorted(p for p, _ in srv.requests) == [
+            "/m/coil-20/coil-20-proc.zip", "/m/usps-11k/usps_all.mat",
+        ]  # fmt: skip
+    assert (raw / "coil-20" / "coil-20-proc" / "obj1__0.png").is_file()
+    assert (raw / "usps-11k" / "usps_all.mat").read_bytes() == mat_data
+    # trusted on first use like any download, with the mirror's URL recorded
+    entry = ChecksumLock(raw / LOCK_NAME).get("coil-20", "coil-20-proc.zip")
+    assert entry is not None and entry.url == base + "coil-20/coil-20-proc.zip"
+
+
+def test_mirror_then_registry_urls(server: FileServer, tmp_path: Path) -> None:
+    data = mat5()
+    own = server.add("/roweis/usps_all.mat", data)
+    entry = spec("usps-11k", files=[{"name": "usps_all.mat", "urls": [own], "sha256": sha(data),
+                                     "format": "mat5"}])  # fmt: skip
+    mirror = server.url("/mirror/")  # has nothing: 404, then the registry's URL
+    ensure_source(entry, tmp_path / "raw" / "usps-11k", mirror=mirror, **FAST)
+    assert [p for p, _ in server.requests] == [
+        "/mirror/usps-11k/usps_all.mat",
+        "/roweis/usps_all.mat",
+    ]
+    with pytest.raises(DownloadError, match="mirror_only needs a mirror"):
+        ensure_source(entry, tmp_path / "raw" / "usps-11k", mirror_only=True, **FAST)
+
+
+@pytest.mark.parametrize("form", ["path", "file-url"])
+def test_mirror_from_a_local_folder(server: FileServer, tmp_path: Path, form: str) -> None:
+    zip_data, mat_data = coil_zip(), mat5()
+    folder = tmp_path / "staged"
+    (folder / "coil-20").mkdir(parents=True)
+    (folder / "coil-20" / "coil-20-proc.zip").write_bytes(zip_data)
+    sources = mirror_registry(server, zip_data, mat_data)
+    mirror = str(folder) if form == "path" else folder.as_uri() + "/"
+    raw = tmp_path / "raw"
+    ensure_source(sources["coil-20"], raw / "coil-20", mirror=mirror, mirror_only=True, **FAST)
+    assert (raw / "coil-20" / "coil-20-proc.zip").read_bytes() == zip_data
+    assert server.requests == []
+    # a file the folder lacks is a clear error naming where it was looked for
+    with pytest.raises(DownloadError) as info:
+        ensure_source(sources["usps-11k"], raw / "usps-11k", mirror=mirror, mirror_only=True,
+                      **FAST)  # fmt: skip
+    assert "usps-11k/usps_all.mat" in str(info.value) and "cannot read the local file" in str(
+        info.value
+    )
+    # a bad copy in the mirror is caught like any other
+    (folder / "usps-11k").mkdir()
+    (folder / "usps-11k" / "usps_all.mat").write_bytes(mat_data[:-10])
+    with pytest.raises(ChecksumError):
+        ensure_source(sources["usps-11k"], raw / "usps-11k", mirror=mirror, mirror_only=True,
+                      **FAST)  # fmt: skip
+
+
+def test_mirror_serves_hand_placed_files(tmp_path: Path) -> None:
+    data = hdf5()
+    folder = tmp_path / "staged"
+    (folder / "frgc").mkdir(parents=True)
+    (folder / "frgc" / "data4torch.h5").write_bytes(data)
+    entry = spec(
+        "frgc",
+        manual={"instructions": "Request FRGC at https://example.org/frgc.",
+                "expect": [{"path": "data4torch.h5", "format": "hdf5",
+                            "git_blob_sha1": git_blob(data)}]},
+    )  # fmt: skip
+    raw = tmp_path / "raw" / "frgc"
+    ensure_source(entry, raw, mirror=folder, **FAST)
+    assert (raw / "data4torch.h5").read_bytes() == data
+    # a mirror without the file: the usual instructions, naming the mirror too
+    with pytest.raises(ManualDownloadRequired, match="mirror was asked"):
+        ensure_source(entry, tmp_path / "raw2" / "frgc", mirror=tmp_path / "empty", **FAST)
+
+
+def test_cli_mirror_options(tmp_path: Path) -> None:
+    zip_data = coil_zip()
+    folder = tmp_path / "staged"
+    (folder / "toy").mkdir(parents=True)
+    (folder / "toy" / "toy.zip").write_bytes(zip_data)
+    reg = tmp_path / "registry.yaml"
+    reg.write_text(
+        "version: 2\nsources:\n  toy:\n    title: toy\n    files:\n"
+        "      - name: toy.zip\n        urls: [http://127.0.0.1:9/toy.zip]\n"
+        "        format: zip\n        extract: true\n"
+    )
+    out = tmp_path / "raw" / "toy"
+    args = [str(out), "--registry", str(reg), "--no-progress", "--retries", "1"]
+    assert main(["toy", *args, "--require-published-checksum"]) == 2
+    assert main(["toy", *args, "--mirror", str(folder), "--mirror-only"]) == 0
+    assert (out / "coil-20-proc" / "obj1__0.png").is_file()
+    lock = tmp_path / "custom.lock"
+    args2 = [str(tmp_path / "raw2" / "toy"), "--registry", str(reg), "--mirror", folder.as_uri()]
+    assert main(["toy", *args2, "--mirror-only", "--lock-file", str(lock)]) == 0
+    assert ChecksumLock(lock).get("toy", "toy.zip").sha256 == sha(zip_data)  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+def test_workflow_downloads_through_the_mirror(tmp_path: Path) -> None:
+    """config downloads: {mirror, mirror_only} -> rule params -> CLI -> ensure_source."""
+    folder = tmp_path / "mirror"
+    (folder / "coil-20").mkdir(parents=True)
+    (folder / "coil-20" / "coil-20-proc.zip").write_bytes(coil_zip())
+    work = tmp_path / "work"
+    work.mkdir()
+    with FileServer() as srv:
+        base = srv.add_folder(folder)
+        override = tmp_path / "mirror.yaml"
+        override.write_text(f"downloads:\n  mirror: {base}\n  mirror_only: true\n")
+        res = snakemake(
+            work, "--cores", "1", "--configfile", str(REPO / "config/config.yaml"),
+            str(override), "--", "resources/raw/coil-20/.complete",
+        )  # fmt: skip
+        assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+        assert [p for p, _ in srv.requests] == ["/coil-20/coil-20-proc.zip"]
+    raw = work / "resources" / "raw"
+    assert (raw / "coil-20" / "coil-20-proc" / "obj2__1.png").is_file()
+    entry = ChecksumLock(raw / LOCK_NAME).get("coil-20", "coil-20-proc.zip")
+    assert entry is not None and entry.url == base + "coil-20/coil-20-proc.zip"
+    log_text = (work / "logs" / "download_raw" / "coil-20.log").read_text()
+    assert "trusted on first use" in log_text
 
 
 # -- registry -------------------------------------------------------------------------------
 
 PAPER_SOURCES = {
     "coco2014", "pascal-sentences", "nyu-depth-v2", "wikipedia", "nus-wide", "mnist",
-    "fashion-mnist", "usps", "coil-20", "coil-100", "umist", "frgc", "cmu-pie",
-    "youtube-faces", "mfeat",
+    "fashion-mnist", "usps", "usps-11k", "coil-20", "coil-100", "umist", "frgc", "cmu-pie",
+    "youtube-faces",
 }  # fmt: skip
 
 
@@ -609,14 +1124,35 @@ def test_packaged_registry_is_valid() -> None:
         assert entry.files or entry.manual, name
         for f in entry.files:
             assert f.urls and all(u.startswith(("http://", "https://")) for u in f.urls), name
+            assert f.format, name
             assert f.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", f.sha256), name
             assert f.md5 is None or re.fullmatch(r"[0-9a-f]{32}", f.md5), name
         if entry.manual is not None:
             assert len(entry.manual.instructions) > 40 and entry.manual.expect, name
             assert "http" in entry.manual.instructions, name
     # sources whose checksums are published carry them
-    for name in ("mnist", "fashion-mnist", "usps", "coco2014", "coil-100"):
+    for name in ("mnist", "fashion-mnist", "usps", "coco2014", "coil-100", "nyu-depth-v2"):
         assert all(f.verified for f in registry[name].files), name
+    nyu = registry["nyu-depth-v2"].files[0]
+    assert (nyu.md5, nyu.size) == ("520609c519fba3ba5ac58c8fefcc3530", 2972037809)
+    # the others are trusted on first use: their format says what the content check expects
+    formats = {f.name: f.format for s in registry.values() for f in s.files if not f.verified}
+    assert formats == {
+        "wikipedia_dataset.zip": "zip", "usps_all.mat": "mat5", "coil-20-proc.zip": "zip",
+        "umist_cropped.mat": "mat5",
+    }  # fmt: skip
+    # COIL's current location first (Columbia moved the archives in March 2025)
+    for name in ("coil-20", "coil-100"):
+        urls = registry[name].files[0].urls
+        assert urls[0].startswith("https://cave.cs.columbia.edu/old/databases/"), name
+    # the JULE authors' HDF5 files in their repository: git blob ids
+    for name, blob in (("frgc", "91e200768b454a6c238c5cb4abf16e756e6e9649"),
+                       ("cmu-pie", "a0beb23100aa30180fb677f9a4d643983442d6c9")):  # fmt: skip
+        (h5,) = registry[name].manual.expect  # type: ignore[union-attr]
+        assert (h5.path, h5.format, h5.git_blob_sha1) == ("data4torch.h5", "hdf5", blob)
+    pascal = registry["pascal-sentences"].manual.instructions  # type: ignore[union-attr]
+    assert "wget -r -e robots=off" in pascal
+    assert "mfeat" not in registry  # nothing read it
     for name in ("frgc", "cmu-pie", "youtube-faces", "nus-wide", "pascal-sentences"):
         assert registry[name].is_manual, name
     for name in ("frgc", "cmu-pie", "youtube-faces"):
@@ -631,26 +1167,34 @@ def test_packaged_registry_is_valid() -> None:
 
 
 def test_unpublished_checksums_are_marked() -> None:
-    """Every file without a checksum carries the 'pin after first download' comment."""
+    """Every file without a checksum carries the 'trusted on first use' comment."""
     text = registry_path().read_text()
     unverified = sum(not f.verified for s in load_registry().values() for f in s.files)
     assert unverified > 0
-    assert text.count("# checksum not published; pin after first download") == unverified
+    assert text.count("# checksum not published: trusted on first use") == unverified
 
 
 @pytest.mark.parametrize(
     ("entry", "problem"),
     [
         ({"title": "t"}, "files"),
-        ({"title": "t", "files": [{"name": "a.zip", "urls": ["http://x/a"], "sha256": "abc"}]},
-         "sha256"),
-        ({"title": "t", "files": [{"name": "a.zip", "urls": ["http://x/a"], "md5": "A" * 32}]},
-         "md5"),
+        ({"title": "t", "files": [{"name": "a.zip", "urls": ["http://x/a"], "format": "zip",
+                                   "sha256": "abc"}]}, "sha256"),
+        ({"title": "t", "files": [{"name": "a.zip", "urls": ["http://x/a"], "format": "zip",
+                                   "md5": "A" * 32}]}, "md5"),
+        ({"title": "t", "files": [{"name": "a.zip", "urls": ["http://x/a"], "format": "zip",
+                                   "git_blob_sha1": "1" * 39}]}, "git_blob_sha1"),
+        ({"title": "t", "files": [{"name": "a.zip", "urls": ["http://x/a"]}]}, "format"),
+        ({"title": "t", "files": [{"name": "a.zip", "urls": ["http://x/a"], "format": "rar"}]},
+         "'rar' is not a known format"),
         ({"title": "t", "files": [{"name": "../a.zip", "urls": ["http://x/a"]}]}, "name"),
         ({"title": "t", "files": [{"name": "a.zip", "urls": []}]}, "urls"),
         ({"title": "t", "files": [{"name": "a.zip", "urls": ["ftp://x/a"]}]}, "URL"),
         ({"title": "t", "files": [{"name": "a.zip", "urls": ["http://x"], "extract_to": "/abs"}]},
          "extract_to"),
+        ({"title": "t", "manual": {"instructions": "x", "expect": [{"glob": "*.h5",
+                                                                  "format": "hdf5"}]}},
+         "single 'path'"),
         ({"title": "t", "manual": {"instructions": "x", "expect": []}}, "expect"),
         ({"title": "t", "manual": {"expect": ["a"]}}, "instructions"),
         ({"title": "t", "files": [], "manual": {"instructions": "x", "expect": ["a"]},

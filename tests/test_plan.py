@@ -198,6 +198,14 @@ def _cases():
         ),
         (lambda c: c.update(targets=["nothing"]), r"targets: no experiment 'nothing'"),
         (
+            lambda c: c.update(downloads={"allow_unverified": True}),
+            r"downloads\.allow_unverified: obsolete\. .*trusted on first use",
+        ),
+        (
+            lambda c: c.update(downloads={"mirror_only": True}),
+            r"downloads\.mirror_only: true, but no downloads\.mirror is given",
+        ),
+        (
             lambda c: c["datasets"]["digits"].update(options={"size": 8}),
             r"datasets\.digits\.options: data source 'digits' has no option\(s\) \['size'\]",
         ),

@@ -72,10 +72,9 @@ def cmd_prepare(a: argparse.Namespace) -> None:
 
 
 def cmd_download(a: argparse.Namespace) -> None:
-    from mmclust.data.download import main as download_main
+    from mmclust.data.download import run_download
 
-    argv = [a.source, a.raw_dir] + (["--allow-unverified"] if a.allow_unverified else [])
-    code = download_main(argv)
+    code = run_download(a)
     if code:
         raise SystemExit(code)
 
@@ -253,9 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="output folder")
 
     s = add("download", cmd_download, "download, verify and unpack a data source's raw files")
-    s.add_argument("source", help="entry of the source registry, e.g. mnist, coco2014")
-    s.add_argument("raw_dir")
-    s.add_argument("--allow-unverified", action="store_true")
+    from mmclust.data.download import add_download_options
+
+    add_download_options(s)
 
     s = add("features", cmd_features, "build one clustering input from a data set's views")
     s.add_argument(

@@ -9,9 +9,10 @@ rule download_raw:
         "../../envs/data.yaml"
     params:
         folder=lambda w: f"resources/raw/{w.raw}",
-        unverified=(
-            "--allow-unverified" if config["downloads"]["allow_unverified"] else ""
-        ),
+        # the options of the config's downloads: section (strict mode, mirror). The name
+        # is the one of earlier versions: Snakemake reruns a rule whose shell text changes,
+        # and a rerun download would rerun everything after it through its new marker
+        unverified=PLAN.download_flags(),
     shell:
         "python -m mmclust download {wildcards.raw} {params.folder} {params.unverified}"
         " 2> {log}"

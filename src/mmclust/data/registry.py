@@ -5,7 +5,7 @@ The registry is the YAML file ``registry.yaml`` that ships inside this package
 validates every entry and turns it into frozen dataclasses:
 
 * :class:`FileSpec`   one file that can be downloaded (mirror URLs, checksums,
-  size, whether to unpack it);
+  size, its format, whether to unpack it);
 * :class:`ExpectSpec` one file (or a glob pattern with a minimum count) that a
   person has to put in place by hand;
 * :class:`ManualSpec` the instructions for those files;
@@ -16,9 +16,15 @@ file (for a test, or a site mirror) can be passed as ``path``.
 
 Choices this module makes:
 
-* Checksums are lower-case hex (sha256: 64 characters, md5: 32); ``null``
-  means "not published".  An entry may carry both; the downloader then checks
-  both.
+* Checksums are lower-case hex (sha256: 64 characters, md5: 32, git blob
+  sha1: 40); ``null`` means "not published".  An entry may carry several; the
+  downloader then checks all of them.  ``git_blob_sha1`` is the id git gives a
+  file (sha1 of ``"blob <size>\\0"`` + content): what a public repository that
+  holds a data file publishes about it, e.g. the JULE authors' HDF5 files.
+* Every downloadable file declares its ``format`` (one of
+  :data:`mmclust.data.formats.FORMATS`): a file without a published checksum
+  is checked by its content against it before it is trusted, and a checksum
+  mismatch is explained by it (an HTML page instead of a zip archive).
 * File names and folders in an entry are relative paths without ``..`` and
   without a leading ``/``: nothing in the registry can point outside the raw
   folder of its source.
@@ -38,6 +44,7 @@ from typing import Any
 import yaml
 
 from mmclust.data.dataset import DatasetError
+from mmclust.data.formats import FORMATS
 
 __all__ = [
     "REGISTRY_VERSION",
@@ -52,10 +59,11 @@ __all__ = [
     "registry_path",
 ]
 
-REGISTRY_VERSION = 1
+REGISTRY_VERSION = 2
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
+_SHA1 = re.compile(r"^[0-9a-f]{40}$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _URL = re.compile(r"^(https?|file)://\S+$")
 
@@ -71,9 +79,28 @@ _SOURCE_KEYS = {
     "files",
     "manual",
 }
-_FILE_KEYS = {"name", "urls", "sha256", "md5", "size", "extract", "extract_to"}
+_FILE_KEYS = {
+    "name",
+    "urls",
+    "sha256",
+    "md5",
+    "git_blob_sha1",
+    "size",
+    "format",
+    "extract",
+    "extract_to",
+}
 _MANUAL_KEYS = {"instructions", "expect"}
-_EXPECT_KEYS = {"path", "glob", "min_count", "sha256", "md5", "description"}
+_EXPECT_KEYS = {
+    "path",
+    "glob",
+    "min_count",
+    "sha256",
+    "md5",
+    "git_blob_sha1",
+    "format",
+    "description",
+}
 
 
 class RegistryError(DatasetError):
@@ -85,15 +112,18 @@ class FileSpec:
     """One downloadable raw file.
 
     ``name`` is the file name inside the source's raw folder; ``urls`` are
-    mirrors of the same bytes, tried in order; ``extract`` unpacks the file into
-    ``extract_to`` (a folder relative to the raw folder, ``"."`` = the raw folder
-    itself) after it has been verified.
+    mirrors of the same bytes, tried in order; ``format`` is what the file is
+    (checked by content when no checksum is published); ``extract`` unpacks
+    the file into ``extract_to`` (a folder relative to the raw folder, ``"."``
+    = the raw folder itself) after it has been verified.
     """
 
     name: str
     urls: tuple[str, ...]
+    format: str
     sha256: str | None = None
     md5: str | None = None
+    git_blob_sha1: str | None = None
     size: int | None = None
     extract: bool = False
     extract_to: str = "."
@@ -101,7 +131,7 @@ class FileSpec:
     @property
     def verified(self) -> bool:
         """True when at least one published checksum is known."""
-        return self.sha256 is not None or self.md5 is not None
+        return self.sha256 is not None or self.md5 is not None or self.git_blob_sha1 is not None
 
 
 @dataclass(frozen=True)
@@ -114,6 +144,8 @@ class ExpectSpec:
     min_count: int = 1
     sha256: str | None = None
     md5: str | None = None
+    git_blob_sha1: str | None = None
+    format: str | None = None
     description: str = ""
 
     def label(self) -> str:
@@ -161,7 +193,13 @@ class SourceSpec:
             "licence": self.licence,
             "citation": self.citation,
             "files": {
-                f.name: {"urls": list(f.urls), "sha256": f.sha256, "md5": f.md5} for f in self.files
+                f.name: {
+                    "urls": list(f.urls),
+                    "sha256": f.sha256,
+                    "md5": f.md5,
+                    "git_blob_sha1": f.git_blob_sha1,
+                }
+                for f in self.files
             },
         }
 
@@ -279,11 +317,15 @@ def _parse_file(raw: Any, ctx: str) -> FileSpec:
     extract_to = raw.get("extract_to", ".")
     if extract_to != ".":
         extract_to = _rel_path(extract_to, f"{ctx} ({name}): extract_to")
+    fmt = _format(raw.get("format"), f"{ctx} ({name}): format", required=True)
+    assert fmt is not None
     return FileSpec(
         name=name,
         urls=tuple(urls),
+        format=fmt,
         sha256=_checksum(raw.get("sha256"), _SHA256, f"{ctx} ({name}): sha256"),
         md5=_checksum(raw.get("md5"), _MD5, f"{ctx} ({name}): md5"),
+        git_blob_sha1=_checksum(raw.get("git_blob_sha1"), _SHA1, f"{ctx} ({name}): git_blob_sha1"),
         size=_size(raw.get("size"), f"{ctx} ({name}): size"),
         extract=extract,
         extract_to=extract_to,
@@ -308,8 +350,10 @@ def _parse_manual(raw: Any, ctx: str) -> ManualSpec:
         min_count = item.get("min_count", 1)
         if not isinstance(min_count, int) or isinstance(min_count, bool) or min_count < 1:
             raise RegistryError(f"{ictx}: min_count must be a positive integer")
-        if has_glob and (item.get("sha256") or item.get("md5")):
-            raise RegistryError(f"{ictx}: checksums can only be given for a single 'path'")
+        if has_glob and any(item.get(k) for k in ("sha256", "md5", "git_blob_sha1", "format")):
+            raise RegistryError(
+                f"{ictx}: checksums and a format can only be given for a single 'path'"
+            )
         expect.append(
             ExpectSpec(
                 path=_rel_path(item["path"], f"{ictx}: path") if has_path else None,
@@ -317,6 +361,8 @@ def _parse_manual(raw: Any, ctx: str) -> ManualSpec:
                 min_count=min_count,
                 sha256=_checksum(item.get("sha256"), _SHA256, f"{ictx}: sha256"),
                 md5=_checksum(item.get("md5"), _MD5, f"{ictx}: md5"),
+                git_blob_sha1=_checksum(item.get("git_blob_sha1"), _SHA1, f"{ictx}: git_blob_sha1"),
+                format=_format(item.get("format"), f"{ictx}: format"),
                 description=_text(item.get("description"), f"{ictx}: description"),
             )
         )
@@ -348,9 +394,21 @@ def _checksum(value: Any, pattern: re.Pattern[str], ctx: str) -> str | None:
     if not isinstance(value, str) or not pattern.match(value):
         raise RegistryError(
             f"{ctx}: {value!r} is not a lower-case hex digest of the right length "
-            "(sha256: 64 characters, md5: 32); write null if it is not published"
+            "(sha256: 64 characters, md5: 32, git_blob_sha1: 40); write null if it is not "
+            "published"
         )
     return value
+
+
+def _format(value: Any, ctx: str, required: bool = False) -> str | None:
+    if value is None and not required:
+        return None
+    if value not in FORMATS:
+        raise RegistryError(
+            f"{ctx}: {value!r} is not a known format; give one of {', '.join(FORMATS)} "
+            "(what the file's bytes are; it is checked by content)"
+        )
+    return str(value)
 
 
 def _size(value: Any, ctx: str) -> int | None:

@@ -28,9 +28,34 @@ def check_method(spec: dict[str, Any], where: str) -> None:
         raise ConfigError(str(err)) from None
 
 
+#: keys of earlier versions -> what replaced them
+OBSOLETE = {
+    ("downloads", "allow_unverified"): (
+        "obsolete. Files without a published checksum are now trusted on first use: "
+        "checked by their content, their sha256 recorded in resources/raw/checksums.lock and "
+        "verified against it from then on. Remove the key; set downloads: "
+        "{require_published_checksum: true} to refuse such files instead (strict mode)"
+    ),
+}
+
+
+def check_obsolete(config: dict[str, Any]) -> None:
+    """Keys of earlier versions, named with what replaced them (before the schema's check)."""
+    for (section, key), message in OBSOLETE.items():
+        if key in (config.get(section) or {}):
+            raise ConfigError(f"{section}.{key}: {message}")
+
+
+def check_downloads(plan: Plan) -> None:
+    downloads = plan.config["downloads"]
+    if downloads["mirror_only"] and not downloads.get("mirror"):
+        raise ConfigError("downloads.mirror_only: true, but no downloads.mirror is given")
+
+
 def check_references(plan: Plan) -> None:
     """What sweep expansion relies on: data-set bases, method groups, run references."""
     cfg = plan.config
+    check_downloads(plan)
     for ds in plan.datasets:
         plan.lineage(ds)  # unknown bases and cycles
     groups = cfg["method_groups"]

@@ -108,6 +108,7 @@ class Plan:
         from mmclust.plan import checks, sweeps
 
         raw = {k: v for k, v in config.items() if k != SOURCES}
+        checks.check_obsolete(raw)
         self._raw = copy.deepcopy(raw)
         self._views: dict[str, tuple[str, ...] | None] = {}
         self.config: dict[str, Any] = validate(raw)
@@ -157,6 +158,18 @@ class Plan:
                 )
             inputs[ds] = inputs.get(self.derived_root(ds), {})
         return inputs
+
+    def download_flags(self) -> str:
+        """Options of ``mmclust download`` from the ``downloads:`` section."""
+        import shlex
+
+        downloads = self.config["downloads"]
+        flags = ["--require-published-checksum"] if downloads["require_published_checksum"] else []
+        if downloads.get("mirror"):
+            flags += ["--mirror", shlex.quote(str(downloads["mirror"]))]
+            if downloads["mirror_only"]:
+                flags.append("--mirror-only")
+        return " ".join(flags)
 
     # -- data sets --------------------------------------------------------------------------
     def lineage(self, dataset: str) -> list[str]:

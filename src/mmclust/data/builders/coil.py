@@ -22,10 +22,10 @@ log = logging.getLogger(__name__)
 VIEWS = ("image",)
 
 COIL20_URL = (
-    "https://www.cs.columbia.edu/CAVE/databases/SLAM_coil-20_coil-100/coil-20/coil-20-proc.zip"
+    "https://cave.cs.columbia.edu/old/databases/SLAM_coil-20_coil-100/coil-20/coil-20-proc.zip"
 )
 COIL100_URL = (
-    "https://www.cs.columbia.edu/CAVE/databases/SLAM_coil-20_coil-100/coil-100/coil-100.zip"
+    "https://cave.cs.columbia.edu/old/databases/SLAM_coil-20_coil-100/coil-100/coil-100.zip"
 )
 
 _COIL_FILE = re.compile(r"^obj(\d+)__(\d+)\.png$", re.IGNORECASE)

@@ -23,9 +23,11 @@ from mmclust.data.dataset import DatasetError, MultiViewDataset
 
 VIEWS = ("image",)
 
+#: where the IDX files are served today first; MNIST's homepage (the data set's
+#: recorded source) second
 MNIST_URLS = (
-    "https://yann.lecun.com/exdb/mnist/",
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "http://yann.lecun.com/exdb/mnist/",
 )
 FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 FASHION_MNIST_CLASSES = (
@@ -163,7 +165,7 @@ def mnist(
         interpolation=interpolation,
         meta={
             "source": f"MNIST IDX files ({subset}; full = 60 000 train then 10 000 test)",
-            "url": MNIST_URLS[0],
+            "url": MNIST_URLS[1],
             "licence": "CC BY-SA 3.0 (MNIST)",
             "built_by": "mmclust.data.builders.mnist.mnist",
             "subset": subset,
