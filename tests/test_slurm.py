@@ -246,23 +246,27 @@ def test_tiny_on_slurm_equals_local_run(
 def test_failing_job_on_slurm_fails_the_run(
     slurm_cluster: dict[str, int], snakemake, tmp_path: Path
 ) -> None:
+    # a file that is there but is not HDF5: only the job that reads it can tell
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "data4torch.h5").write_text("not an HDF5 file\n")
     cfg = yaml.safe_load(TINY.read_text())
-    cfg["datasets"]["mfeat"]["options"] = {"views": ["nope"]}  # raises inside the job only
+    cfg["datasets"]["broken"] = {"source": "jule_h5", "options": {"raw_dir": str(raw)}}
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(cfg))
     work = tmp_path / "work"
     work.mkdir()
     # --retries 0: the profile's one retry would only double the wait
     res = snakemake(
-        work, "resources/datasets/mfeat/data.npz", "--configfile", str(bad),
+        work, "resources/datasets/broken/data.npz", "--configfile", str(bad),
         *slurm_args(slurm_cluster), "--retries", "0", timeout=FAIL_TIMEOUT,
     )  # fmt: skip
     out = res.stdout + res.stderr
     assert res.returncode != 0, out[-4000:]
     assert "has been submitted with SLURM jobid" in out, out[-4000:]
     assert "Error in rule prepare_dataset:" in out, out[-4000:]
-    assert "logs/prepare_dataset/mfeat.log" in out, out[-4000:]
-    assert ".snakemake/slurm_logs/rule_prepare_dataset/mfeat/" in out, out[-4000:]
-    log = work / "logs/prepare_dataset/mfeat.log"
-    assert "nope" in log.read_text(), log.read_text()[-2000:]
-    assert not (work / "resources/datasets/mfeat/data.npz").exists()
+    assert "logs/prepare_dataset/broken.log" in out, out[-4000:]
+    assert ".snakemake/slurm_logs/rule_prepare_dataset/broken/" in out, out[-4000:]
+    log = work / "logs/prepare_dataset/broken.log"
+    assert "not a readable HDF5 file" in log.read_text(), log.read_text()[-2000:]
+    assert not (work / "resources/datasets/broken/data.npz").exists()
