@@ -25,6 +25,7 @@ from mmclust.methods.dm2c import (
     cycle_loss,
     make_generator,
     n_linear,
+    recent_fall_share,
     relative_decrease,
 )
 
@@ -610,11 +611,26 @@ def test_adversarial_loss_without_the_real_term():
 
 
 def test_relative_decrease_hand_checked():
+    # w = ceil(0.1 * 5) = 1: the last value against the one before
     assert relative_decrease([10.0, 8.0, 6.0, 5.0, 4.95]) == pytest.approx(0.01)
-    # w = ceil(0.1 * 20) = 2 epochs back
+    # w = ceil(0.1 * 20) = 2: mean(4, 3) = 3.5 against mean(2, 1) = 1.5
     hist = [float(20 - i) for i in range(20)]
-    assert relative_decrease(hist) == pytest.approx((3.0 - 1.0) / 3.0)
+    assert relative_decrease(hist) == pytest.approx((3.5 - 1.5) / 3.5)
+    # w is at most half the length: [4, 2] -> (4 - 2) / 4
+    assert relative_decrease([4.0, 2.0], fraction=0.9) == pytest.approx(0.5)
+    assert relative_decrease([1.0, 1.0, 2.0, 2.0], fraction=0.5) == pytest.approx(-1.0)  # a rise
     assert math.isnan(relative_decrease([1.0]))
+
+
+def test_recent_fall_share_hand_checked():
+    # 20 epochs, w = 2: windows mean(4, 3) = 3.5 and mean(2, 1) = 1.5; whole fall 20 - 1.5
+    hist = [float(20 - i) for i in range(20)]
+    assert recent_fall_share(hist) == pytest.approx((3.5 - 1.5) / (20 - 1.5))
+    # a levelled-off loss: 10 -> 1 quickly, then flat
+    assert recent_fall_share([10.0, 5.0, 2.0] + [1.0] * 17) == pytest.approx(0.0)
+    # no fall at all, or too short: undefined
+    assert math.isnan(recent_fall_share([1.0, 1.0, 1.0, 1.0]))
+    assert math.isnan(recent_fall_share([1.0]))
 
 
 def test_convergence_record_contents(fitted):
@@ -626,6 +642,8 @@ def test_convergence_record_contents(fitted):
         "pretrain_loss_b",
         "pretrain_rel_change_a",
         "pretrain_rel_change_b",
+        "pretrain_recent_share_a",
+        "pretrain_recent_share_b",
         "cycle_a",
         "cycle_b",
         "code_rms_a",
@@ -651,15 +669,17 @@ def test_convergence_rule_hand_checked(fitted, data):
     model.__dict__.update(fitted.__dict__)  # a copy whose modules we may replace
     Xa = torch.from_numpy(views[0][masks[0]])
     Xb = torch.from_numpy(views[1][masks[1]])
-    flat = [1.0] * 19 + [0.995]  # fell 0.5 % over the last 2 epochs
+    # 20 epochs (w = 2): fell 2 -> 1 early, then mean(1, 1) -> mean(1, 0.99): a share of
+    # 0.005 / 1.005 < 1 % of the whole fall
+    flat = [2.0] + [1.0] * 18 + [0.99]
     model.pretrain_history_ = {"a": flat, "b": flat}
     model.generator_ab_ = nn.Identity()
     model.generator_ba_ = nn.Identity()  # exact inverses: cycle error 0
     rec = model._convergence(Xa, Xb)
     assert rec["cycle_a"] == 0.0 and rec["cycle_rel_b"] == 0.0
     assert rec["converged"] is True
-    # still falling 2 % in pretraining: not converged
-    model.pretrain_history_ = {"a": flat, "b": [1.0] * 19 + [0.98]}
+    # B still in its descent: its last tenth made (2 - 1) / (20 - 1) > 1 % of the fall
+    model.pretrain_history_ = {"a": flat, "b": [20.0 - i for i in range(20)]}
     assert model._convergence(Xa, Xb)["converged"] is False
     # generators that ignore their input: the cycle error is the distance to a constant
     model.pretrain_history_ = {"a": flat, "b": flat}

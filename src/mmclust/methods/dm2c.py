@@ -144,10 +144,14 @@ Choices the paper leaves open (each is a parameter)
 
 Convergence record (``convergence_``, label-free)
     After ``fit``, ``convergence_`` holds
-    * ``pretrain_loss_{a,b}``: the last pretraining epoch's mean loss, and
-      ``pretrain_rel_change_{a,b}``: its relative decrease over the last
-      10 % of the pretraining epochs, (L[-1-w] - L[-1]) / L[-1-w] with
-      w = ceil(0.1 × epochs);
+    * ``pretrain_loss_{a,b}``: the last pretraining epoch's mean loss;
+      with windows of w = ceil(0.1 × epochs) epochs and window means (the
+      per-epoch losses of small-batch training fluctuate by several per
+      cent), ``pretrain_rel_change_{a,b}``: the relative fall between the
+      last two windows, (mean(L[-2w:-w]) - mean(L[-w:])) / mean(L[-2w:-w]),
+      and ``pretrain_recent_share_{a,b}``: that fall's share of the whole
+      fall since the first epoch, (mean(L[-2w:-w]) - mean(L[-w:])) /
+      (L[0] - mean(L[-w:])) (:func:`recent_fall_share`);
     * after the adversarial loop (not for ``stage="no_adversarial"``):
       ``cycle_{a,b}``: the cycle error (mean absolute, Eq. 2) of all training
       codes, evaluation mode, after the loop; ``code_rms_{a,b}``: the RMS of
@@ -161,13 +165,18 @@ Convergence record (``convergence_``, label-free)
       mean over the last epoch's critic steps; the scale is the clipped
       critic's, so it is read as a trend: ``wasserstein_first_{a,b}`` is the
       first epoch's); ``epochs``: loop epochs run.
-    ``converged`` is True when (i) each pretraining decreased by less than
-    1 % over its last 10 % of epochs (``PRETRAIN_PLATEAU``: a loss still
-    falling faster than that has not settled) and (ii) after the loop, each
+    Values that are not finite are recorded as None.  ``converged`` is True
+    when (i) the last tenth of each pretraining made less than 1 % of its
+    whole fall (``PRETRAIN_PLATEAU``; a relative threshold on the fall itself
+    would be swamped by the loss's epoch-to-epoch noise, and an
+    over-parameterised autoencoder keeps creeping down long after its codes
+    have settled, while a loss still in its descent makes several per cent
+    of its fall in any tenth of the run) and (ii) after the loop, each
     modality's cycle error is at most half of its codes' spread
     (``CYCLE_REL_MAX = 0.5``: the generators must remove at least half of the
-    error of a map that ignores its input; above that they have not learnt
-    mappings that the cycle can invert).  Otherwise a WARNING is logged.
+    error of a map that ignores its input; relative to the spread, because
+    the encoders, which receive the cycle gradient, can shrink the codes and
+    with them the raw cycle error).  Otherwise a WARNING is logged.
     ``rule`` states this in one line.
 
 Ablation (the paper's Table 5) through ``stage``
@@ -297,15 +306,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
-#: Convergence rule (module doc): pretraining must fall by less than this
-#: fraction over its last 10 % of epochs ...
+#: Convergence rule (module doc): the last 10 % of each pretraining must make
+#: less than this share of its whole fall ...
 PRETRAIN_PLATEAU = 0.01
 #: ... and the cycle error must be at most this fraction of the codes' spread.
 CYCLE_REL_MAX = 0.5
 CONVERGENCE_RULE = (
-    "each pretraining loss fell < 1% over its last 10% of epochs, and after the adversarial "
-    "loop each modality's cycle error (eval mode, training codes) is <= 0.5 x the codes' mean "
-    "absolute deviation from their median (the error of a map ignoring its input)"
+    "the last 10% of epochs of each pretraining made < 1% of its whole loss fall, and after "
+    "the adversarial loop each modality's cycle error (eval mode, training codes) is <= 0.5 x "
+    "the codes' mean absolute deviation from their median (the error of a map ignoring its input)"
 )
 
 
@@ -462,16 +471,38 @@ def _rmsprop(params: Any, lr: float, weight_decay: float = 0.0) -> torch.optim.O
     return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay, foreach=True)
 
 
-def relative_decrease(history: Sequence[float], fraction: float = 0.1) -> float:
-    """(L[-1-w] - L[-1]) / |L[-1-w]| with w = ceil(fraction x len): the recent relative fall.
+def _windows(history: Sequence[float], fraction: float) -> tuple[float, float]:
+    """Means of the last two windows of w = ceil(fraction x len) values (w <= len // 2)."""
+    w = max(1, min(math.ceil(fraction * len(history)), len(history) // 2))
+    return float(np.mean(history[-2 * w : -w])), float(np.mean(history[-w:]))
 
-    NaN for fewer than two values.
+
+def relative_decrease(history: Sequence[float], fraction: float = 0.1) -> float:
+    """Relative fall of the mean between the last two windows of w = ceil(fraction x len) values.
+
+    (mean(L[-2w:-w]) - mean(L[-w:])) / |mean(L[-2w:-w])|, w at most len // 2 (window
+    means, because per-epoch losses of small-batch training fluctuate by several
+    per cent); NaN for fewer than two values.
     """
     if len(history) < 2:
-        return float("nan")
-    w = min(max(1, math.ceil(fraction * len(history))), len(history) - 1)
-    before, last = history[-1 - w], history[-1]
-    return float((before - last) / abs(before)) if before != 0 else 0.0
+        return math.nan
+    before, last = _windows(history, fraction)
+    return (before - last) / abs(before) if before != 0 else 0.0
+
+
+def recent_fall_share(history: Sequence[float], fraction: float = 0.1) -> float:
+    """Share of a loss's whole fall made in the last ``fraction`` of the run.
+
+    (mean(L[-2w:-w]) - mean(L[-w:])) / (L[0] - mean(L[-w:])), the windows of
+    :func:`relative_decrease`: close to 0 once the loss has levelled off, a few
+    per cent or more while it is still in its descent.  NaN for fewer than two
+    values or when the loss never fell below its first value.
+    """
+    if len(history) < 2:
+        return math.nan
+    before, last = _windows(history, fraction)
+    total = history[0] - last
+    return (before - last) / total if total > 0 else math.nan
 
 
 class _BatchStream:
@@ -911,8 +942,12 @@ class DM2C(MultiViewMixin, ClusterMixin, BaseEstimator):
         mse = nn.functional.mse_loss
         za, zb = ae_a.encoder(xa), ae_b.encoder(xb)
         rec = mse(ae_a.decoder(za), xa) + mse(ae_b.decoder(zb), xb)
-        fake_b, fake_a = g_ab(za), g_ba(zb)
-        cyc_a, cyc_b = g_ba(fake_b), g_ab(fake_a)
+        # this call order (A's cycle first) is the authors' code's; it matters for the
+        # generators' BatchNorm running statistics only
+        fake_b = g_ab(za)
+        cyc_a = g_ba(fake_b)
+        fake_a = g_ba(zb)
+        cyc_b = g_ab(fake_a)
         adv = adversarial_loss(self.critic_a_, za, fake_a, real_term) + adversarial_loss(
             self.critic_b_, zb, fake_b, real_term
         )
@@ -1080,10 +1115,11 @@ class DM2C(MultiViewMixin, ClusterMixin, BaseEstimator):
         ok = True
         for m in "ab":
             hist = self.pretrain_history_[m]
-            fall = relative_decrease(hist)
+            share = recent_fall_share(hist)
             out[f"pretrain_loss_{m}"] = float(hist[-1]) if hist else math.nan
-            out[f"pretrain_rel_change_{m}"] = fall
-            ok &= bool(np.isfinite(fall) and fall < PRETRAIN_PLATEAU)
+            out[f"pretrain_rel_change_{m}"] = relative_decrease(hist)
+            out[f"pretrain_recent_share_{m}"] = share
+            ok &= bool(np.isfinite(share) and share < PRETRAIN_PLATEAU)
         out["epochs"] = len(self.history_)
         if self.stage != "no_adversarial":
             for m in (self.autoencoder_a_, self.autoencoder_b_, self.generator_ab_,
@@ -1110,7 +1146,11 @@ class DM2C(MultiViewMixin, ClusterMixin, BaseEstimator):
                     out[f"wasserstein_{m}"] = last[f"wasserstein_{m}"]
                     out[f"wasserstein_first_{m}"] = first[f"wasserstein_{m}"]
         out["converged"] = bool(ok)
-        return out
+        # strict JSON: a value that is not finite is recorded as None
+        return {
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in out.items()
+        }
 
     # -- codes ---------------------------------------------------------------------------
     def _codes(
