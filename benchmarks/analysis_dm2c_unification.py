@@ -18,7 +18,7 @@ PCA of the standardised pixel averages; the other half keep modality B:
 ``--schedules`` picks DM2C's training loop: ``paper`` (Algorithm 1, the
 offline configuration's NUS-WIDE-10K learning rates and λ2 = 1) and/or
 ``authors`` (the authors' code schedule, :data:`mmclust.methods.dm2c.SCHEDULES`).
-Both use the offline configuration's architecture.  The three codes one fit
+Both use the offline configuration's architecture and pretraining.  The three codes one fit
 produces (pretrained, after adversarial training, unified) are each
 clustered with k-means, as the three rows of the paper's Table 5, and scored
 on all samples with :func:`mmclust.metrics.evaluate` and
@@ -55,6 +55,8 @@ ARCHITECTURE = {
     "hidden_dims_b": (512, 256, 128),
     "generator_hidden_dims": (128, 128),
     "critic_hidden_dims": (32,),
+    "pretrain_epochs": 150,
+    "pretrain_lr_a": 1e-3,
 }
 SCHEDULE_PARAMS = {
     "paper": {"lr_ae": 5e-4, "lr_generator": 5e-5, "lr_critic": 5e-5, "lambda_rec": 1.0},
@@ -84,7 +86,6 @@ def run(schedule: str, variant: str, seed: int, epochs: int, dim: int) -> dict:
         **ARCHITECTURE,
         **SCHEDULE_PARAMS[schedule],
         epochs=epochs,
-        pretrain_epochs=150,
         random_state=seed,
         device="cpu",
         verbose=False,
