@@ -935,7 +935,8 @@ class DM2C(MultiViewMixin, ClusterMixin, BaseEstimator):
         ``za``/``zb`` (codes), ``fake_a`` = G_BA(z_b), ``fake_b`` = G_AB(z_a),
         ``rec`` (L_rec^A + L_rec^B), ``cycle_a``/``cycle_b`` (L_cyc), ``adv``
         (L_adv^A + L_adv^B, see :func:`adversarial_loss` for ``real_term``)
-        and ``cycle_recon`` (the authors' cycled reconstruction).
+        and ``cycle_recon`` (the authors' cycled reconstruction; 0 when its weight
+        in ``settings_`` is 0).
         """
         ae_a, ae_b = self.autoencoder_a_, self.autoencoder_b_
         g_ab, g_ba = self.generator_ab_, self.generator_ba_
@@ -951,7 +952,10 @@ class DM2C(MultiViewMixin, ClusterMixin, BaseEstimator):
         adv = adversarial_loss(self.critic_a_, za, fake_a, real_term) + adversarial_loss(
             self.critic_b_, zb, fake_b, real_term
         )
-        cycle_recon = mse(ae_a.decoder(cyc_a), xa) + mse(ae_b.decoder(cyc_b), xb)
+        if self.settings_["lambda_cycle_recon"] != 0:
+            cycle_recon = mse(ae_a.decoder(cyc_a), xa) + mse(ae_b.decoder(cyc_b), xb)
+        else:  # not part of the objective: not computed
+            cycle_recon = torch.zeros((), device=xa.device)
         return {
             "za": za,
             "zb": zb,
