@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup demo demo-jecl demo-dm2c demo-jule demo-multiview run test lint format bench clean
+.PHONY: setup demo demo-jecl demo-dm2c demo-jule demo-multiview run test lint format bench device-data device-check clean
 
 setup: $(VENV)/.installed
 
@@ -56,12 +56,20 @@ format: setup
 	ruff format src tests benchmarks
 	snakefmt Snakefile workflow
 
-bench: setup
+bench: setup device-data
 	# ClustPy declares torch/torchvision: install it without letting pip touch them
 	$(BIN)/python -m pip install --quiet --no-deps clustpy
 	python benchmarks/bench_dec_vs_clustpy.py --threads 2 --repeats 2 --epochs 14 --method diff
 	python benchmarks/bench_image_features.py
 	python benchmarks/bench_jecl_vs_dec.py --threads 2
+	python benchmarks/device_check.py --data results/bench/mnist5k.npz --threads 2
+
+# the data a GPU machine's device check reads (PYTHONPATH=src python benchmarks/device_check.py --data ...)
+device-data: setup
+	python benchmarks/device_check.py --write-data results/bench/mnist5k.npz
+
+device-check: device-data
+	python benchmarks/device_check.py --data results/bench/mnist5k.npz
 
 clean:
 	rm -rf results resources logs benchmarks/rules .snakemake

@@ -439,6 +439,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--threads", type=int, default=2, help="torch/BLAS threads (default 2)")
     parser.add_argument(
+        "--device",
+        default="cuda" if torch.cuda.is_available() else "cpu",
+        help="cpu, cuda or cuda:N (default: cuda when present)",
+    )
+    parser.add_argument(
         "--epochs", type=int, default=3,
         help="timed epochs per repeat (default 3); 'stamps' runs 2 more per fit, 'diff' 1 more",
     )  # fmt: skip
@@ -470,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     clustpy = import_clustpy()
     torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(args.device)
     X = load_digits(args.n)
 
     print(

@@ -242,6 +242,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--threads", type=int, default=2, help="torch/BLAS threads (default 2)")
     parser.add_argument(
+        "--device",
+        default="cuda" if torch.cuda.is_available() else "cpu",
+        help="cpu, cuda or cuda:N (default: cuda when present)",
+    )
+    parser.add_argument(
         "--epochs", type=int, default=5,
         help="clustering epochs per fit (DKM: this many α values, one epoch each; default 5)",
     )  # fmt: skip
@@ -260,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     clustpy = import_clustpy()
     torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(args.device)
     X, y = load_digits(args.n)
     print(
         f"torch {torch.__version__}, ClustPy {clustpy.__version__}, device {device}, "

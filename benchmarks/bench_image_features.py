@@ -44,6 +44,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--num-workers", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     args = ap.parse_args()
 
     X, _ = mnist_data()
@@ -69,7 +70,7 @@ def main() -> None:
             "efficientnet_lite0",
             batch_size=bs,
             num_workers=args.num_workers,
-            device="cpu",
+            device=args.device,
             progress=False,
         )
         assert feats.shape == (n, 1280) and feats.dtype == np.float32

@@ -73,12 +73,13 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     img, txt = data(a.shape, a.n)
     cat = np.concatenate([img, txt], axis=1)
     aes = {"img": untrained(img), "txt": untrained(txt), "cat": untrained(cat)}
-    common = dict(n_clusters=10, n_init=1, tol=0.0, verbose=False, device="cpu", random_state=0)
+    common = dict(n_clusters=10, n_init=1, tol=0.0, verbose=False, device=a.device, random_state=0)
 
     def dec(x: np.ndarray, ae: DenoisingAutoencoder):
         return lambda e: DEC(autoencoder=ae, max_epochs=e, **common).fit(x)

@@ -1,0 +1,55 @@
+"""The device check (benchmarks/device_check.py) runs every loop and reports sane figures.
+
+The CUDA path is the same code with ``device="cuda"``; here it runs with the
+device set to the CPU.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "device_check.py"
+
+
+@pytest.fixture(scope="module")
+def device_check():
+    spec = importlib.util.spec_from_file_location("device_check", SCRIPT)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generated_data_are_images_with_ten_classes(device_check) -> None:
+    X, y = device_check.load_data(None, 300)
+    assert X.shape == (300, 784) and X.dtype == np.float32
+    assert 0.0 <= X.min() and X.max() <= 1.0
+    assert set(np.unique(y)) == set(range(10))
+
+
+def test_given_npz_is_read_and_scaled(device_check, tmp_path: Path) -> None:
+    X = np.random.default_rng(0).integers(0, 256, (50, 28, 28)).astype(np.uint8)
+    path = tmp_path / "d.npz"
+    np.savez(path, X=X, y=np.arange(50) % 10)
+    Xr, _ = device_check.load_data(str(path), 40)
+    assert Xr.shape == (40, 784) and Xr.max() <= 1.0
+    np.testing.assert_allclose(Xr[0], X[0].reshape(-1) / 255.0, rtol=1e-6)
+
+
+def test_every_loop_runs_on_the_cpu(device_check, tmp_path: Path) -> None:
+    out = tmp_path / "rows.json"
+    argv = ["--n", "200", "--epochs", "1", "--repeats", "1", "--device", "cpu",
+            "--threads", "1", "--extract-images", "4", "--json", str(out)]  # fmt: skip
+    assert device_check.main(argv) == 0
+    rows = {r["loop"]: r for r in json.loads(out.read_text())}
+    assert set(rows) == {"gemm", *device_check.LOOPS}
+    assert rows["gemm"]["gflops"] > 0
+    for loop in device_check.LOOPS:
+        assert "error" not in rows[loop], rows[loop]
+        # every loop does matrix work each epoch, and it is counted
+        assert rows[loop]["gflop_per_epoch"] > 0, loop
