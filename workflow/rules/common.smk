@@ -17,16 +17,19 @@ if SRC_DIR not in sys.path:
     sys.path.insert(0, SRC_DIR)
 
 from mmclust.methods import registry as method_registry  # noqa: E402  (no torch import)
+from mmclust.features import inputs as input_specs  # noqa: E402  (no torch import)
 
 NAME = "[A-Za-z0-9][A-Za-z0-9-]*"
 # sweep points get generated names: <base>.<what>-<value>
 SWEPT_NAME = "[A-Za-z0-9][A-Za-z0-9.-]*"
+# one part of a composite input gets the generated name <composite>.<part>
+PART_NAME = rf"{NAME}(?:\.{NAME})?"
 
 
 wildcard_constraints:
     dataset=SWEPT_NAME,
     raw=NAME,
-    input=NAME,
+    input=PART_NAME,
     method=SWEPT_NAME,
     experiment=NAME,
     seed=r"\d+",
@@ -84,6 +87,10 @@ def check_config():
             raise ConfigError(f"datasets.{ds}.mixed_from: no data set {base!r}")
     for ds, specs in inputs.items():
         for name, spec in specs.items():
+            try:
+                input_specs.check_input_spec(spec, f"inputs.{ds}.{name}")
+            except ValueError as err:
+                raise ConfigError(str(err)) from None
             run = spec.get("from_run")
             if run and (run["input"] not in specs or run["method"] not in methods):
                 raise ConfigError(
@@ -341,6 +348,36 @@ def inherit_inputs():
         config["inputs"][ds] = config["inputs"].get(base, {})
 
 
+def add_part_inputs():
+    """For every composite input with a transform, one generated input per part.
+
+    The composite's file keeps its parts transformed; a multi-view method that
+    fine-tunes pretrained autoencoders needs them pretrained on exactly these
+    parts, so each part is also an input of its own, ``<composite>.<part>``
+    (its features are that part of the composite's file), with its own
+    pretraining.  Derived data sets share their base's inputs and so these.
+    """
+    seen = set()
+    for ds, specs in config["inputs"].items():
+        if id(specs) in seen:
+            continue
+        seen.add(id(specs))
+        for name, spec in list(specs.items()):
+            if "combine" in spec and input_specs.input_transform(spec) != "none":
+                for part in spec["combine"]:
+                    specs[f"{name}.{part}"] = {"part_of": name, "part": part}
+
+
+def is_part_input(dataset, input):
+    return "part_of" in config["inputs"][dataset][input]
+
+
+def part_input(dataset, composite, part):
+    """The input a multi-view method's autoencoder of one part is pretrained on."""
+    generated = f"{composite}.{part}"
+    return generated if generated in config["inputs"][dataset] else part
+
+
 MIXED_MODAL_METRICS = {
     "acc_a",
     "nmi_a",
@@ -458,6 +495,8 @@ def features_path(dataset, input):
 def input_views(dataset, input):
     """The data-set views an input is made of (the union over a composite's parts)."""
     spec = config["inputs"][dataset][input]
+    if "part_of" in spec:
+        return input_views(dataset, spec["part"])
     if "combine" in spec:
         return sorted(
             {v for part in spec["combine"] for v in input_views(dataset, part)}
@@ -469,12 +508,21 @@ def feature_inputs(wildcards):
     """A composite's parts, a run's output, a derived data set's base input, or the data set."""
     ds, name = wildcards.dataset, wildcards.input
     spec = config["inputs"][ds][name]
+    if "part_of" in spec:
+        return {"composite": features_path(ds, spec["part_of"])}
+    # a transform's statistics are fitted on the training split (when there is one)
+    split = (
+        {"data": f"{dataset_dir(ds)}/data.npz"}
+        if input_specs.input_transform(spec) != "none"
+        else {}
+    )
     if "combine" in spec:
-        return {"parts": [features_path(ds, p) for p in spec["combine"]]}
+        return {"parts": [features_path(ds, p) for p in spec["combine"]], **split}
     if "from_run" in spec:
         run = spec["from_run"]
         return {
-            "embedding": f"{run_dir(ds, run['input'], run['method'], run['seed'])}/embedding.npy"
+            "embedding": f"{run_dir(ds, run['input'], run['method'], run['seed'])}/embedding.npy",
+            **split,
         }
     if "from_model" in spec:  # this data set's images through another run's network
         src = spec["from_model"]
@@ -498,10 +546,13 @@ def feature_inputs(wildcards):
 
 def feature_flags(wildcards, input):
     ds = wildcards.dataset
+    if "composite" in input.keys():
+        return f"--composite {input.composite}"
+    split = f" --split-from {input.data}" if "data" in input.keys() else ""
     if "parts" in input.keys():
-        return "--parts " + " ".join(input.parts)
+        return f"--parts {' '.join(input.parts)}{split}"
     if "embedding" in input.keys():
-        return f"--embedding {input.embedding}"
+        return f"--embedding {input.embedding}{split}"
     if "model" in input.keys():
         src = config["inputs"][ds][wildcards.input]["from_model"]
         source_spec = shlex.quote(
@@ -564,7 +615,9 @@ def cluster_inputs(wildcards):
     if needs_pretraining(wildcards.method):
         if is_multiview(wildcards.method):
             parts = config["inputs"][ds][name]["combine"]
-            out["autoencoder"] = [pretrain_path(ds, p, seed) for p in parts]
+            out["autoencoder"] = [
+                pretrain_path(ds, part_input(ds, name, p), seed) for p in parts
+            ]
         else:
             out["autoencoder"] = [pretrain_path(ds, name, seed)]
     return out
@@ -642,6 +695,7 @@ def all_targets():
         for ds, inputs in config["inputs"].items()
         if not is_derived(ds)
         for name in inputs
+        if not is_part_input(ds, name)
     ]
     for name in config["experiments"]:
         out += [f"results/tables/{name}.{ext}" for ext in ("csv", "md", "tex")]
@@ -654,4 +708,5 @@ def all_targets():
 expand_sweeps()
 inherit_inputs()
 check_config()
+add_part_inputs()
 PRETRAIN_SETTINGS = merged_pretrain_settings()
