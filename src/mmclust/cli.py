@@ -344,6 +344,10 @@ def cmd_cluster(a: argparse.Namespace) -> None:
     for attr in ("n_iter_", "stopped_early_", "inertia_"):
         if hasattr(model, attr):
             info[attr.rstrip("_")] = getattr(model, attr)
+    # an iterative estimator's label-free convergence record (converged, rule, signals)
+    convergence = getattr(model, "convergence_", None)
+    if convergence is not None:
+        info["convergence"] = _plain(convergence)
     write_json(out / "fit.json", info)
     _save_model(out / "model.pt", name, model)
     # labels last: their presence marks a finished fit
@@ -417,7 +421,13 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
         first = ds.masks[modalities[0]][scored]
         record.update(mixed_modal_scores(ds.labels[scored], pred[scored], first))
     if a.fit_info:
-        record["fit_seconds"] = read_json(a.fit_info).get("fit_seconds")
+        fit = read_json(a.fit_info)
+        record["fit_seconds"] = fit.get("fit_seconds")
+        convergence = fit.get("convergence")
+        if isinstance(convergence, dict) and "converged" in convergence:
+            # the tables mark the rows in which a seed did not converge
+            record["converged"] = bool(convergence["converged"])
+            record["convergence_rule"] = str(convergence.get("rule", ""))
     write_json(a.out, record)
     log.info("%s: %s", a.run, {k: round(v, 4) for k, v in scores.items()})
 
