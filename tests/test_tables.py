@@ -325,3 +325,22 @@ def test_all_seeds_converged_leaves_the_row_unmarked(tmp_path):
     assert summary.query("method == 'dec'")["converged"].eq(3).all()
     assert wide_table(summary, SPEC)["Method"].tolist() == ["k-means", "DEC"]
     assert len(table_notes(summary, SPEC)) == 1
+
+
+def test_a_derived_data_set_shows_its_own_name(tmp_path):
+    from mmclust.report.tables import dataset_display_names
+
+    base = {"name": "cap", "display_name": "cap (synthetic captions)"}
+    derived = {
+        "name": "cap-2k",
+        "display_name": "cap (synthetic captions)",
+        "derived": {"from": "cap", "per_class": 200},
+    }
+    paths = []
+    for meta in (base, derived, {"name": "mfeat"}):
+        paths.append(tmp_path / f"{meta['name']}.json")
+        paths[-1].write_text(json.dumps(meta))
+    assert dataset_display_names(paths) == {
+        "cap": "cap (synthetic captions)",
+        "cap-2k": "cap-2k (synthetic captions)",
+    }

@@ -285,13 +285,23 @@ def to_latex(df: pd.DataFrame, caption: str, notes: Sequence[str] = ()) -> str:
 
 
 def dataset_display_names(meta_files: Sequence[str | os.PathLike[str]]) -> dict[str, str]:
-    """Display names from the data sets' ``meta.json`` (``display_name`` when set)."""
+    """Display names from the data sets' ``meta.json`` (``display_name`` when set).
+
+    A derived data set inherits its base's display name; the base's name in it is
+    replaced by the derived data set's own ("base (synthetic captions)" becomes
+    "derived (synthetic captions)").
+    """
     names = {}
     for path in meta_files:
         with open(path) as fh:
             meta = json.load(fh)
-        if meta.get("display_name"):
-            names[meta["name"]] = meta["display_name"]
+        display = meta.get("display_name")
+        if not display:
+            continue
+        base = (meta.get("derived") or {}).get("from")
+        if base and display.startswith(base):
+            display = meta["name"] + display[len(base) :]
+        names[meta["name"]] = display
     return names
 
 
