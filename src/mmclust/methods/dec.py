@@ -11,11 +11,13 @@ fewer than a fraction ``tol`` of the points changed cluster between two
 refreshes, or after ``max_epochs`` epochs.  Centroids start from k-means
 (``n_init`` restarts) on the pretrained embedding.
 
-The refresh interval.  The DEC code refreshes every 140 iterations of 256
-samples on the 70 000 MNIST digits, about half an epoch (0.512).  A fixed
+The refresh interval.  The IDEC paper refreshes the target every 140
+iterations of 256 samples on the 70 000 MNIST digits (the interval this
+package used for DEC too), about half an epoch (0.512).  A fixed
 count of iterations means something else on another data-set size: on 2 000
-samples 140 iterations are 18 epochs (3 refreshes in 50 epochs, with 5.7 % of
-the labels still changing at the last), on 70 000 half an epoch.  The default
+samples 140 iterations are 18 epochs (JECL, which shares this schedule, on UCI
+Multiple Features: 3 refreshes in 50 epochs, 5.7 % of the labels still
+changing at the last), on 70 000 half an epoch.  The default
 here is therefore the fraction of an epoch, 0.512, which gives DEC's 140 on
 MNIST-70k and keeps DEC's tol rule (0.1 % of the labels) able to fire on small
 data; ``update_interval`` keeps the fixed count available
