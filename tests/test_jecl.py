@@ -203,3 +203,23 @@ def test_jecl_uses_given_autoencoders_and_checks_their_width() -> None:
     with pytest.raises(ValueError, match="no view at all"):
         none = np.zeros(60, bool)
         _jecl().fit(views, masks=[none, none])
+
+
+def test_jecl_stops_when_labels_stop_changing_and_records_it() -> None:
+    views, y = _two_view_blobs()
+    # 180 pairs in batches of 32: 6 iterations an epoch, a refresh every 3 (0.5 epoch)
+    model = _jecl(random_state=0, update_interval=None, update_every_epochs=0.5, max_epochs=40).fit(
+        views
+    )
+    record = model.convergence_
+    assert record["converged"] is True and model.stopped_early_
+    assert record["refresh_every_iterations"] == 3
+    assert model.n_iter_ == record["iterations"] < 40 * 6
+    deltas = [h["delta_label"] for h in model.history_]
+    assert len(deltas) == record["refreshes"] and deltas[-1] < 0.001
+    assert record["last_label_change"] == deltas[-1]
+    # the mean loss terms between refreshes are recorded beside the label change
+    assert {"cluster", "align", "reg"} <= set(model.history_[1])
+    assert adjusted_rand_score(y, model.labels_) > 0.9
+    capped = _jecl(random_state=0, max_epochs=1, tol=0.0).fit(views)
+    assert capped.convergence_["converged"] is False and capped.convergence_["epochs"] == 1

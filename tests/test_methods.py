@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,7 @@ from sklearn.datasets import make_blobs
 from mmclust.methods import DEC, IDEC, JECL, MULTIVIEW, PRETRAINED, KMeansBaseline, load, registry
 from mmclust.metrics import accuracy
 from mmclust.nn import DenoisingAutoencoder
+from mmclust.nn.clustering import RefreshSchedule, refresh_interval
 
 torch.set_num_threads(1)
 
@@ -195,3 +198,68 @@ def test_kmeans_baseline(blobs):
     assert a.embedding_.dtype == np.float32
     np.testing.assert_array_equal(a.embedding_, X)
     assert a.cluster_centers_.shape == (3, 10)
+
+
+# -- the target refresh schedule and the stopping rule (DEC, IDEC, JECL) ---------------
+
+
+def test_refresh_interval_by_hand():
+    # DEC's 140 iterations of 256 on the 70 000 MNIST digits: 140 * 256 / 70 000 = 0.512 epoch
+    assert refresh_interval(70_000, 256) == 140  # 0.512 * 273.4375 = 140.0
+    assert refresh_interval(2_000, 256) == 4  # 0.512 * 7.8125 = 4.0
+    assert refresh_interval(5_000, 256) == 10  # 0.512 * 19.53 = 10.0
+    assert refresh_interval(2_000, 256, update_every_epochs=1.0) == 8  # 7.8125 -> 8
+    assert refresh_interval(2_000, 256, update_every_epochs=0.064) == 1  # 0.5 rounds up
+    assert refresh_interval(100, 256) == 1  # never below one iteration
+    # the old meaning: a fixed number of iterations, whatever the data size
+    assert refresh_interval(2_000, 256, update_interval=140) == 140
+    with pytest.raises(ValueError, match="update_every_epochs must be positive"):
+        refresh_interval(2_000, 256, update_every_epochs=0.0)
+    with pytest.raises(ValueError, match="update_interval must be at least 1"):
+        refresh_interval(2_000, 256, update_interval=0)
+
+
+def test_refresh_schedule_records_every_label_change_and_stops_below_tol():
+    s = RefreshSchedule(n=1000, batch_size=100, tol=0.01, max_epochs=3)
+    assert s.every == 5 and s.iterations_per_epoch == 10
+    assert [s.due(i) for i in range(7)] == [True, False, False, False, False, True, False]
+    labels = np.zeros(1000, int)
+    assert not s.record(0, labels)  # the first refresh has no predecessor
+    labels[:50] = 1
+    assert not s.record(5, labels, loss=0.5)  # 5 % changed
+    labels[:5] = 0
+    assert s.record(10, labels)  # 0.5 % < 1 %
+    assert [h["delta_label"] for h in s.history] == [1.0, 0.05, 0.005]
+    assert [h["epoch"] for h in s.history] == [0.0, 0.5, 1.0]
+    assert s.history[1]["loss"] == 0.5
+    record = s.convergence(10)
+    assert record["converged"] is True and record["refreshes"] == 3
+    assert record["last_label_change"] == 0.005 and record["epochs"] == 1.0
+    assert record["iterations"] == 10 and record["refresh_every_iterations"] == 5
+    assert "1 % of the labels" in record["rule"] and "every 5 iterations" in record["rule"]
+    json.dumps(record)  # written to fit.json as it is
+
+
+def _easy_blobs() -> np.ndarray:
+    X, _ = make_blobs(n_samples=400, n_features=6, centers=3, cluster_std=0.3, random_state=3)
+    return ((X - X.mean(0)) / X.std(0)).astype(np.float32)
+
+
+@pytest.mark.parametrize("cls", [DEC, IDEC])
+def test_dec_stops_when_labels_stop_changing(cls):
+    X = _easy_blobs()
+    ae = DenoisingAutoencoder(**AE_PARAMS).fit(X)
+    params = dict(FIT_PARAMS, update_interval=None, update_every_epochs=0.5, max_epochs=30)
+    model = cls(**params, autoencoder=ae, random_state=0).fit(X)
+    # 400 samples in batches of 32: 13 iterations an epoch, a refresh every 6
+    record = model.convergence_
+    assert record["converged"] is True and model.stopped_early_
+    assert record["refresh_every_iterations"] == 6
+    assert model.n_iter_ < 30 * 13 and record["epochs"] < 30
+    assert model.n_iter_ == model.history_[-1]["iteration"] == record["iterations"]
+    assert model.history_[-1]["delta_label"] < model.tol == 0.001
+    assert len(model.history_) == record["refreshes"] >= 2
+    # without a tolerance it runs to the epoch limit and says so
+    late = cls(**dict(params, max_epochs=2, tol=0.0), autoencoder=ae, random_state=0).fit(X)
+    assert late.convergence_["converged"] is False and late.convergence_["epochs"] == 2
+    assert late.n_iter_ == 2 * 13

@@ -10,7 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmclust.report.tables import collect_runs, summarise, wide_table, write_summary_tables
+from mmclust.report.tables import (
+    collect_runs,
+    summarise,
+    table_notes,
+    wide_table,
+    write_summary_tables,
+)
 
 # hand-built scores: (method, seed) -> (acc, nmi, ari)
 SCORES = {
@@ -102,10 +108,13 @@ def test_summarise_means_and_sample_std(tmp_path):
         "mean",
         "std",
         "n_seeds",
+        "converged",
         "paper",
         "diff",
     ]
     assert len(summary) == 6
+    # no method here keeps a convergence record: no count
+    assert summary["converged"].isna().all()
     for row in summary.itertuples(index=False):
         mean, std = EXPECTED[(row.method, row.metric)]
         assert row.mean == pytest.approx(mean), (row.method, row.metric)
@@ -125,8 +134,18 @@ def test_single_seed_has_zero_std(tmp_path):
     dec = summary[summary["method"] == "dec"].set_index("metric")["mean"]
     assert dec.to_dict() == pytest.approx({"acc": 0.90, "nmi": 0.66, "ari": 0.40})
     wide = wide_table(summary, SPEC)
-    assert wide.loc[wide["Method"] == "DEC", "ACC"].item() == "0.900 ± 0.000"
+    # one seed: the value alone, no "± 0.000"
+    assert wide.loc[wide["Method"] == "DEC", "ACC"].item() == "0.900"
+    assert "±" not in "".join(wide[["ACC", "NMI", "ARI"]].to_numpy().ravel())
     assert wide["Seeds"].tolist() == [1, 1]
+    # the experiment asked for three seeds: the rows say so
+    short = wide_table(summary, {**SPEC, "seeds": [0, 1, 2]})
+    assert short["Seeds"].tolist() == ["1 of 3", "1 of 3"]
+    notes = table_notes(summary, {**SPEC, "seeds": [0, 1, 2]})
+    assert notes[-1] == (
+        "Fewer seeds than the experiment's 3: k-means on mnist5k / pixels (1); "
+        "DEC on mnist5k / pixels (1)."
+    )
 
 
 def test_summarise_rows_follow_the_spec_order(tmp_path):
@@ -243,7 +262,8 @@ def test_write_summary_tables(tmp_path):
     assert "±" in md
     assert md.startswith("DEC vs k-means on 100% of mnist_5k Regenerates: Table 2.\n\n")
     assert "| mnist5k | pixels | DEC | 0.800 ± 0.100 | 0.843 | -0.043 |" in md
-    assert md.rstrip().endswith("Mean ± standard deviation over seeds.")
+    assert md.rstrip().endswith("Mean ± standard deviation over seeds (the value alone: one seed).")
+    assert "†" not in md
 
     tex = (out / "t.tex").read_text()
     assert r"\begin{tabular}" in tex and r"\end{table}" in tex
@@ -251,3 +271,76 @@ def test_write_summary_tables(tmp_path):
     assert r"100\% of mnist\_5k" in tex
     assert r"ACC $\Delta$" in tex
     assert "±" not in tex
+
+
+RULE = "converged when fewer than 0.1 % of the labels change between two target refreshes"
+
+
+def _with_convergence(folder: Path) -> list[Path]:
+    """The hand-built runs, DEC's carrying a convergence record (seed 1 did not converge)."""
+    paths = _write_runs(folder)
+    for path in paths:
+        record = json.loads(path.read_text())
+        if record["method"] == "dec":
+            record.update(converged=record["seed"] != 1, convergence_rule=RULE)
+            path.write_text(json.dumps(record))
+    return paths
+
+
+def test_converged_counts_marker_and_footnote(tmp_path):
+    runs = collect_runs(_with_convergence(tmp_path))
+    summary = summarise(runs, SPEC)
+    counts = summary.drop_duplicates("method").set_index("method")["converged"]
+    assert counts["dec"] == 2 and pd.isna(counts["kmeans"])
+    wide = wide_table(summary, SPEC)
+    assert wide["Method"].tolist() == ["k-means", "DEC †"]
+
+    runs_csv = tmp_path / "runs.csv"
+    runs.to_csv(runs_csv, index=False)
+    out = tmp_path / "tables"
+    spec = {**SPEC, "seeds": [0, 1, 2]}
+    write_summary_tables(
+        str(runs_csv), spec, str(out / "t.csv"), str(out / "t.md"), str(out / "t.tex")
+    )
+    table = pd.read_csv(out / "t.csv")
+    by = table.drop_duplicates("method").set_index("method")["converged"]
+    assert by["dec"] == 2 and pd.isna(by["kmeans"])
+    md = (out / "t.md").read_text()
+    assert "| mnist5k | pixels | DEC † | 0.800 ± 0.100 |" in md
+    assert f"† DEC on mnist5k / pixels: 1 of 3 seeds did not converge (rule: {RULE})." in md
+    assert "k-means †" not in md and "Fewer seeds" not in md
+    tex = (out / "t.tex").read_text()
+    assert r"DEC \dag{}" in tex and r"0.1 \% of the labels" in tex
+    assert "†" not in tex
+
+
+def test_all_seeds_converged_leaves_the_row_unmarked(tmp_path):
+    paths = _with_convergence(tmp_path)
+    for path in paths:
+        record = json.loads(path.read_text())
+        if record["method"] == "dec":
+            record["converged"] = True
+            path.write_text(json.dumps(record))
+    summary = summarise(collect_runs(paths), SPEC)
+    assert summary.query("method == 'dec'")["converged"].eq(3).all()
+    assert wide_table(summary, SPEC)["Method"].tolist() == ["k-means", "DEC"]
+    assert len(table_notes(summary, SPEC)) == 1
+
+
+def test_a_derived_data_set_shows_its_own_name(tmp_path):
+    from mmclust.report.tables import dataset_display_names
+
+    base = {"name": "cap", "display_name": "cap (synthetic captions)"}
+    derived = {
+        "name": "cap-2k",
+        "display_name": "cap (synthetic captions)",
+        "derived": {"from": "cap", "per_class": 200},
+    }
+    paths = []
+    for meta in (base, derived, {"name": "mfeat"}):
+        paths.append(tmp_path / f"{meta['name']}.json")
+        paths[-1].write_text(json.dumps(meta))
+    assert dataset_display_names(paths) == {
+        "cap": "cap (synthetic captions)",
+        "cap-2k": "cap-2k (synthetic captions)",
+    }

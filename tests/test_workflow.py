@@ -202,11 +202,44 @@ def test_jecl_tables_and_sweeps(tiny_run: Path) -> None:
     assert meta["views"]["text"]["present"] == had - int(0.5 * had + 0.5)
     assert meta["views"]["image"]["present"] == meta["n"] == base["n"]
     # the image autoencoder is the base data set's: removing captions does not change it
+    # (the composite standardises its parts: the autoencoders are pretrained on them)
     pre = tiny_run / "results/pretrain"
-    assert not (pre / "captioned.missing-text-0.5/efficientnet").exists()
-    assert (pre / "captioned.missing-text-0.5/doc2vec/seed0/autoencoder.pt").exists()
+    assert not (pre / "captioned.missing-text-0.5/pair.efficientnet").exists()
+    assert (pre / "captioned.missing-text-0.5/pair.doc2vec/seed0/autoencoder.pt").exists()
     runs = pd.read_csv(tiny_run / "results/tables/tiny-jecl_runs.csv")
     assert runs["acc"].between(0, 1).all()
+
+
+def test_convergence_reaches_fit_metrics_and_tables(tiny_run: Path) -> None:
+    run = tiny_run / "results/runs/mfeat/pair/jecl/seed0"
+    fit = json.loads((run / "fit.json").read_text())
+    record = fit["convergence"]
+    assert isinstance(record["converged"], bool) and "labels change" in record["rule"]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["converged"] == record["converged"]
+    summary = pd.read_csv(tiny_run / "results/tables/tiny-jecl.csv")
+    counts = summary.drop_duplicates(["input", "method"]).set_index(["input", "method"])
+    assert pd.isna(counts.loc[("fou", "kmeans"), "converged"])
+    assert counts.loc[("pair", "jecl"), "converged"] in (0, 1)
+    md = (tiny_run / "results/tables/tiny-jecl.md").read_text()
+    if not record["converged"]:
+        assert "| mfeat | pair | JECL † |" in md
+        assert "† JECL on mfeat / pair: 1 of 1 seed did not converge (rule:" in md
+    # one seed: the values alone
+    assert "±" not in md.split("Mean ±")[0]
+
+
+def test_composite_transform_pretrains_on_its_parts(tmp_path: Path) -> None:
+    """JECL on a composite whose parts it standardises gets autoencoders of those parts."""
+    jobs = planned_jobs(tmp_path, "--configfile", str(TINY))
+    built = {(wc["dataset"], wc["input"]) for r, wc in jobs if r == "build_input"}
+    pre = {(wc["dataset"], wc["input"]) for r, wc in jobs if r == "pretrain_autoencoder"}
+    assert {("captioned", "pair.efficientnet"), ("captioned", "pair.doc2vec")} <= built & pre
+    # the untransformed part inputs themselves are never pretrained (nothing fine-tunes them)
+    assert ("captioned", "efficientnet") not in pre and ("captioned", "doc2vec") not in pre
+    # a composite without a transform: its parts' own autoencoders
+    assert {("mfeat", "fou"), ("mfeat", "kar")} <= pre
+    assert not [i for d, i in built if d == "mfeat" and "." in i]
 
 
 def test_same_seed_same_metrics(tiny_run: Path, tmp_path: Path) -> None:

@@ -12,9 +12,15 @@ for the single-input methods:
                   taking the part it has (DM2C's baselines on the pooled,
                   equally reduced modalities); a sample may have one part only
 
-``transform: standardize`` scales each part to zero mean and unit variance
-over its present samples before ``X`` is formed (the parts themselves are
-kept as built); ``none`` (default) leaves the values.
+``transform`` (default ``none``; ``standardize``, ``unit_power``, ``scale``
+with ``factor``: see :mod:`mmclust.features.inputs`) is applied to each part
+on its own, with statistics over the part's present samples (of the training
+split when the data set has one); the transformed parts are what the file
+keeps for the multi-view methods, and ``X`` is formed from them.  A
+multi-view method that fine-tunes pretrained autoencoders gets autoencoders
+pretrained on these transformed parts (the workflow pretrains on the input
+``<composite>.<part>``, one part of the composite's file: see
+:func:`part_of_composite`).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from mmclust.data.dataset import DatasetError, MultiViewDataset
-from mmclust.features.inputs import FeatureSet, transform_view
+from mmclust.features.inputs import TRANSFORMS, FeatureSet, fit_rows_of, transform_view
 
 
 def combine_inputs(
@@ -33,7 +39,15 @@ def combine_inputs(
     names: Sequence[str],
     mode: str = "concat",
     transform: str = "none",
+    factor: float | None = None,
+    train: np.ndarray | None = None,
 ) -> FeatureSet:
+    """Several inputs of one data set as one composite input.
+
+    ``transform`` (with ``factor`` for ``scale``) is applied to each part, its
+    statistics fitted on the part's present samples of the training split
+    (``train``, bool (n,)) when the data set has one.
+    """
     if len(parts) != len(names) or len(parts) < 2:
         raise DatasetError("a composite input combines at least two inputs, one name each")
     n = parts[0].X.shape[0]
@@ -45,12 +59,16 @@ def combine_inputs(
             )
         if fs.parts:
             raise DatasetError(f"input {name!r} is itself composite; combine plain inputs only")
-    if transform not in ("none", "standardize"):
+    if transform not in TRANSFORMS:
         raise DatasetError(
-            f"unknown transform {transform!r} for a composite; use none or standardize"
+            f"unknown transform {transform!r} for a composite; use one of {', '.join(TRANSFORMS)}"
         )
+    if train is not None and np.asarray(train).shape != (n,):
+        raise DatasetError(f"the split has {np.asarray(train).shape[0]} rows, the parts {n}")
     blocks = [
-        fs.X if transform == "none" else transform_view(fs.X, fs.mask, "standardize")
+        fs.X
+        if transform == "none"
+        else transform_view(fs.X, fs.mask, transform, factor, fit_rows_of(fs.mask, train))
         for fs in parts
     ]
     masks = [fs.mask for fs in parts]
@@ -78,8 +96,21 @@ def combine_inputs(
     return FeatureSet(
         X=np.ascontiguousarray(X, dtype=np.float32),
         mask=mask,
-        parts={name: fs.X for name, fs in zip(names, parts, strict=True)},
+        parts=dict(zip(names, blocks, strict=True)),
         part_masks={name: fs.mask for name, fs in zip(names, parts, strict=True)},
+    )
+
+
+def part_of_composite(composite: FeatureSet, part: str) -> FeatureSet:
+    """One part of a composite input's file as an input of its own (what the
+    workflow pretrains a multi-view method's autoencoder of that part on)."""
+    if part not in composite.parts:
+        raise DatasetError(
+            f"the composite input has no part {part!r}; its parts are {list(composite.parts)}"
+        )
+    return FeatureSet(
+        X=np.ascontiguousarray(composite.parts[part], dtype=np.float32),
+        mask=composite.part_masks[part].copy(),
     )
 
 

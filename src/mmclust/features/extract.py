@@ -16,9 +16,12 @@ extractor              view kind    options
 =====================  ===========  ====================================================
 
 ``pca_dim`` (on the spec, not in ``options``) reduces any extractor's output
-with PCA.  Everything fitted on data (Doc2Vec, the BoW vocabulary, PCA) sees
-only the training split when the data set has one, and all present samples
-otherwise.  Samples without the view get zero rows and keep mask False.
+with PCA; ``transform`` (on the spec; default ``none``) is applied after it
+(``unit_power``, ``standardize``, ``scale`` with ``factor``: see
+:mod:`mmclust.features.inputs`).  Everything fitted on data (Doc2Vec, the
+BoW vocabulary, PCA, the transform's statistics) sees only the training split
+when the data set has one, and all present samples otherwise.  Samples
+without the view get zero rows and keep mask False.
 """
 
 from __future__ import annotations
@@ -28,13 +31,14 @@ from typing import Any
 import numpy as np
 
 from mmclust.data.dataset import DatasetError, MultiViewDataset
-from mmclust.features.inputs import FeatureSet
+from mmclust.features.inputs import FeatureSet, check_input_spec, transform_features
 from mmclust.features.names import IMAGE_EXTRACTORS, TEXT_EXTRACTORS
 
 
 def build_extracted_input(
     ds: MultiViewDataset, spec: dict[str, Any], device: str = "auto"
 ) -> FeatureSet:
+    check_input_spec(spec, "the input")
     views = spec["views"]
     if len(views) != 1:
         raise DatasetError(
@@ -77,4 +81,5 @@ def build_extracted_input(
         from mmclust.features.reduce import pca_reduce
 
         X = pca_reduce(X, mask, int(spec["pca_dim"]), fit_rows=train, seed=0)
-    return FeatureSet(X=np.ascontiguousarray(X, dtype=np.float32), mask=mask.copy())
+    fs = FeatureSet(X=np.ascontiguousarray(X, dtype=np.float32), mask=mask.copy())
+    return transform_features(fs, spec, train)

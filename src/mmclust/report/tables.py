@@ -6,6 +6,14 @@ the seeds that ran.  When the experiment names a file of the paper's numbers
 (columns ``dataset, method, metric, value``, and ``input`` when one method
 runs on several inputs), the paper's value and our difference (ours - paper)
 stand beside ours.
+
+Displayed cells: "mean ± std", or the mean alone for a row of one seed.  The
+Seeds column says "n of N" when a row has fewer seeds than the experiment's
+N.  Runs of iterative methods carry ``converged`` (from the estimator's
+``convergence_`` record, copied into ``metrics.json``): the CSV counts the
+converged seeds per row (empty for methods without a record), and a row in
+which a seed did not converge gets a marker (†) on its method and a footnote
+naming the count and the method's convergence rule.
 """
 
 from __future__ import annotations
@@ -66,6 +74,7 @@ def summarise(runs: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
     out = g.agg(mean="mean", n_seeds="count").reset_index()
     std = g.std(ddof=1).fillna(0.0).reset_index(name="std")
     out = out.merge(std, on=[*KEYS, "metric"])
+    out = out.merge(_converged_counts(runs), on=KEYS, how="left")
     paper = _paper_values(spec.get("paper"))
     if paper is not None:
         on = ["dataset", "input", "method", "metric"] if "input" in paper else PAPER_KEYS
@@ -85,7 +94,33 @@ def summarise(runs: pd.DataFrame, spec: dict[str, Any]) -> pd.DataFrame:
     ]
     out["_metric"] = [metrics.index(m) for m in out["metric"]]
     out = out.sort_values(["_row", "_metric"]).drop(columns=["_row", "_metric"])
-    return out[[*KEYS, "metric", "mean", "std", "n_seeds", "paper", "diff"]].reset_index(drop=True)
+    columns = [*KEYS, "metric", "mean", "std", "n_seeds", "converged", "paper", "diff"]
+    return out[columns].reset_index(drop=True)
+
+
+def _converged_counts(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per (dataset, input, method): how many seeds converged (NA without any record)."""
+    if "converged" not in runs.columns:
+        keys = runs[KEYS].drop_duplicates()
+        return keys.assign(converged=pd.array([pd.NA] * len(keys), dtype="Int64"))
+    flags = runs[[*KEYS, "converged"]].copy()
+    has = flags["converged"].notna()
+    flags["yes"] = flags["converged"].where(has, False).astype(bool) & has
+    g = flags.assign(has=has).groupby(KEYS, sort=False)
+    counts = g.agg(n=("has", "sum"), yes=("yes", "sum")).reset_index()
+    counts["converged"] = pd.array(
+        [int(y) if n else pd.NA for n, y in zip(counts["n"], counts["yes"], strict=True)],
+        dtype="Int64",
+    )
+    return counts[[*KEYS, "converged"]]
+
+
+def convergence_rules(runs: pd.DataFrame) -> dict[tuple[str, str, str], str]:
+    """The convergence rule each (dataset, input, method) reports (from its runs)."""
+    if "convergence_rule" not in runs.columns:
+        return {}
+    rules = runs.dropna(subset=["convergence_rule"]).groupby(KEYS, sort=False)
+    return {tuple(k): str(g["convergence_rule"].iloc[0]) for k, g in rules}  # type: ignore[misc]
 
 
 def _row_order(spec: dict[str, Any]) -> dict[tuple[str, str, str], int]:
@@ -110,8 +145,29 @@ def _paper_values(path: str | None) -> pd.DataFrame | None:
     return df[[*keys, "value"]].rename(columns={"value": "paper"})
 
 
-def _fmt(mean: float, std: float, digits: int = 3) -> str:
+NOT_CONVERGED = "†"
+
+
+def _fmt(mean: float, std: float, n_seeds: int = 2, digits: int = 3) -> str:
+    """The cell text: mean ± std, or the mean alone for one seed (its std says nothing)."""
+    if n_seeds == 1:
+        return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def _seeds_expected(spec: dict[str, Any]) -> int | None:
+    seeds = spec.get("seeds")
+    return len(seeds) if seeds else None
+
+
+def _not_converged(g: pd.DataFrame) -> tuple[int, int] | None:
+    """(seeds that did not converge, seeds) of one summary row, None when all converged
+    or the method keeps no convergence record."""
+    converged = g["converged"].iloc[0] if "converged" in g else pd.NA
+    n = int(g["n_seeds"].min())
+    if pd.isna(converged) or int(converged) >= n:
+        return None
+    return n - int(converged), n
 
 
 def wide_table(
@@ -120,30 +176,65 @@ def wide_table(
     """Display table: one row per (dataset, input, method), formatted strings.
 
     ``dataset_names`` maps a data set to its display name (for example one that
-    says its captions are synthetic).
+    says its captions are synthetic).  A method in whose row a seed did not
+    converge is marked with † (see :func:`table_notes`); Seeds reads "n of N"
+    when the row has fewer seeds than the experiment's N.
     """
     metrics = spec.get("metrics", ["acc", "nmi", "ari"])
     labels = spec.get("labels", {})
     dataset_names = dataset_names or {}
+    expected = _seeds_expected(spec)
     has_paper = summary["paper"].notna().any()
     rows = []
     for (d, i, m), g in summary.groupby(KEYS, sort=False):
-        row: dict[str, Any] = {
-            "Data set": dataset_names.get(d, d),
-            "Input": i,
-            "Method": labels.get(m, m),
-        }
+        method = labels.get(m, m)
+        if _not_converged(g) is not None:
+            method += f" {NOT_CONVERGED}"
+        row: dict[str, Any] = {"Data set": dataset_names.get(d, d), "Input": i, "Method": method}
         by = g.set_index("metric")
         for metric in metrics:
             name = METRIC_NAMES.get(metric, metric)
             r = by.loc[metric]
-            row[name] = _fmt(r["mean"], r["std"])
+            row[name] = _fmt(r["mean"], r["std"], int(r["n_seeds"]))
             if has_paper:
                 row[f"{name} paper"] = "—" if pd.isna(r["paper"]) else f"{r['paper']:.3f}"
                 row[f"{name} Δ"] = "—" if pd.isna(r["diff"]) else f"{r['diff']:+.3f}"
-        row["Seeds"] = int(g["n_seeds"].min())
+        n = int(g["n_seeds"].min())
+        row["Seeds"] = f"{n} of {expected}" if expected is not None and n < expected else n
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def table_notes(
+    summary: pd.DataFrame,
+    spec: dict[str, Any],
+    rules: dict[tuple[str, str, str], str] | None = None,
+    dataset_names: dict[str, str] | None = None,
+) -> list[str]:
+    """The lines under a table: what the cells are, then one line per row marked †
+    (how many seeds did not converge, by which rule) and one for rows with fewer seeds."""
+    labels = spec.get("labels", {})
+    rules = rules or {}
+    dataset_names = dataset_names or {}
+    expected = _seeds_expected(spec)
+    notes = ["Mean ± standard deviation over seeds (the value alone: one seed)."]
+    short = []
+    for (d, i, m), g in summary.groupby(KEYS, sort=False):
+        where = f"{labels.get(m, m)} on {dataset_names.get(d, d)} / {i}"
+        missed = _not_converged(g)
+        if missed is not None:
+            rule = rules.get((d, i, m))
+            notes.append(
+                f"{NOT_CONVERGED} {where}: {missed[0]} of {missed[1]} "
+                f"seed{'s' if missed[1] > 1 else ''} did not converge"
+                + (f" (rule: {rule})." if rule else ".")
+            )
+        n = int(g["n_seeds"].min())
+        if expected is not None and n < expected:
+            short.append(f"{where} ({n})")
+    if short:
+        notes.append(f"Fewer seeds than the experiment's {expected}: " + "; ".join(short) + ".")
+    return notes
 
 
 def to_markdown(df: pd.DataFrame) -> str:
@@ -163,10 +254,15 @@ def _tex_escape(s: str) -> str:
         ("#", r"\#"),
     ]:
         s = s.replace(a, b)
-    return s.replace("±", r"$\pm$").replace("Δ", r"$\Delta$").replace("—", "--")
+    return (
+        s.replace("±", r"$\pm$")
+        .replace("Δ", r"$\Delta$")
+        .replace("—", "--")
+        .replace(NOT_CONVERGED, r"\dag{}")
+    )
 
 
-def to_latex(df: pd.DataFrame, caption: str) -> str:
+def to_latex(df: pd.DataFrame, caption: str, notes: Sequence[str] = ()) -> str:
     cols = list(df.columns)
     out = [
         r"\begin{table}[t]",
@@ -179,18 +275,33 @@ def to_latex(df: pd.DataFrame, caption: str) -> str:
     ]
     for row in df.itertuples(index=False):
         out.append(" & ".join(_tex_escape(str(v)) for v in row) + r" \\")
-    out += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+    out += [r"\bottomrule", r"\end{tabular}"]
+    if notes:
+        out.append(r"\par\smallskip{\footnotesize")
+        out += [_tex_escape(note) + r"\par" for note in notes]
+        out.append("}")
+    out += [r"\end{table}", ""]
     return "\n".join(out)
 
 
 def dataset_display_names(meta_files: Sequence[str | os.PathLike[str]]) -> dict[str, str]:
-    """Display names from the data sets' ``meta.json`` (``display_name`` when set)."""
+    """Display names from the data sets' ``meta.json`` (``display_name`` when set).
+
+    A derived data set inherits its base's display name; the base's name in it is
+    replaced by the derived data set's own ("base (synthetic captions)" becomes
+    "derived (synthetic captions)").
+    """
     names = {}
     for path in meta_files:
         with open(path) as fh:
             meta = json.load(fh)
-        if meta.get("display_name"):
-            names[meta["name"]] = meta["display_name"]
+        display = meta.get("display_name")
+        if not display:
+            continue
+        base = (meta.get("derived") or {}).get("from")
+        if base and display.startswith(base):
+            display = meta["name"] + display[len(base) :]
+        names[meta["name"]] = display
     return names
 
 
@@ -204,7 +315,9 @@ def write_summary_tables(
 ) -> None:
     runs = pd.read_csv(runs_csv)
     summary = summarise(runs, spec)
-    wide = wide_table(summary, spec, dataset_display_names(meta_files))
+    names = dataset_display_names(meta_files)
+    wide = wide_table(summary, spec, names)
+    notes = table_notes(summary, spec, convergence_rules(runs), names)
     caption = spec.get("description", "")
     if spec.get("regenerates"):
         caption += f" Regenerates: {spec['regenerates']}."
@@ -214,6 +327,6 @@ def write_summary_tables(
         if caption:
             fh.write(caption.strip() + "\n\n")
         fh.write(to_markdown(wide))
-        fh.write("\nMean ± standard deviation over seeds.\n")
+        fh.write("".join(f"\n{note}\n" for note in notes))
     with atomic_open(out_tex) as fh:
-        fh.write(to_latex(wide, caption.strip() or "Clustering results"))
+        fh.write(to_latex(wide, caption.strip() or "Clustering results", notes))
