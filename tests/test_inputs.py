@@ -18,10 +18,10 @@ from mmclust.features.inputs import (
     FeatureSet,
     build_input,
     check_input_spec,
-    input_transform,
     transform_view,
     unit_power_scale,
 )
+from mmclust.features.specs import input_transform
 
 
 def _power(x: np.ndarray, rows: np.ndarray | None = None) -> float:
@@ -157,9 +157,10 @@ def test_composite_transform_applies_to_each_part_and_its_matrix() -> None:
         part_of_composite(fs, "audio")
 
 
-def _features_cli(tmp_path: Path, spec: dict, *args: str) -> FeatureSet:
+def _features_cli(tmp_path: Path, kind: str, spec: dict, *args: str) -> FeatureSet:
     out = tmp_path / f"out-{len(list(tmp_path.iterdir()))}.npz"
-    code = cli.main(["features", "--spec", json.dumps(spec), *args, "--out", str(out)])
+    settings = json.dumps({"kind": kind, "spec": spec})
+    code = cli.main(["features", "--settings", settings, *args, "--out", str(out)])
     assert code == 0
     return FeatureSet.load(out)
 
@@ -177,33 +178,39 @@ def test_features_command_applies_every_transform(tmp_path: Path) -> None:
     data = str(tmp_path / "ds" / "data.npz")
     train = np.arange(n) < 20
     a = _features_cli(
-        tmp_path, {"views": ["a"], "transform": "unit_power"}, "--dataset", str(tmp_path / "ds")
+        tmp_path, "plain", {"views": ["a"], "transform": "unit_power"}, "--data", data
     )
     assert _power(a.X, train) == pytest.approx(1.0, rel=1e-5)
-    b = _features_cli(
-        tmp_path, {"views": ["b"], "transform": "none"}, "--dataset", str(tmp_path / "ds")
-    )
+    b = _features_cli(tmp_path, "plain", {"views": ["b"], "transform": "none"}, "--data", data)
     a.save(tmp_path / "a.npz")
     b.save(tmp_path / "b.npz")
     parts = ["--parts", str(tmp_path / "a.npz"), str(tmp_path / "b.npz")]
     comp = _features_cli(
-        tmp_path, {"combine": ["a", "b"], "transform": "unit_power"}, *parts, "--split-from", data
+        tmp_path,
+        "combine",
+        {"combine": ["a", "b"], "transform": "unit_power"},
+        *parts,
+        "--data",
+        data,
     )
     assert _power(comp.parts["b"], train) == pytest.approx(1.0, rel=1e-5)
     assert _power(comp.parts["b"]) != pytest.approx(1.0, rel=1e-6)
     comp_path = tmp_path / "comp.npz"
     comp.save(comp_path)
-    part = _features_cli(tmp_path, {"part_of": "pair", "part": "b"}, "--composite", str(comp_path))
+    part = _features_cli(
+        tmp_path, "part", {"part_of": "pair", "part": "b"}, "--composite", str(comp_path)
+    )
     np.testing.assert_array_equal(part.X, comp.parts["b"])
     # a run's representation (from_run)
     emb = tmp_path / "emb.npy"
     np.save(emb, rng.normal(size=(n, 4)) * 7)
     run = _features_cli(
         tmp_path,
+        "from_run",
         {"from_run": {"input": "a", "method": "m", "seed": 0}, "transform": "unit_power"},
         "--embedding",
         str(emb),
-        "--split-from",
+        "--data",
         data,
     )
     assert _power(run.X, train) == pytest.approx(1.0, rel=1e-5)
@@ -257,7 +264,36 @@ def test_input_transform_defaults() -> None:
 
 
 def test_features_command_rejects_an_unused_key(tmp_path: Path, caplog) -> None:
-    spec = {"views": ["a"], "extractor": "bow", "mode": "pool"}
-    code = cli.main(["features", "--spec", json.dumps(spec), "--out", str(tmp_path / "x.npz")])
+    settings = {"kind": "extractor", "spec": {"views": ["a"], "extractor": "bow", "mode": "pool"}}
+    code = cli.main(
+        ["features", "--settings", json.dumps(settings), "--out", str(tmp_path / "x.npz")]
+    )
     assert code == 2
     assert "does not use 'mode'" in caplog.text
+
+
+def test_transform_on_an_extractor_input_reaches_its_file_through_the_plan(
+    captioned, tmp_path: Path
+) -> None:
+    """The plan hands an extractor input's transform to the features job, which applies it."""
+    import yaml
+
+    from mmclust.features.build import build_feature_set
+    from mmclust.plan import Plan
+    from tests.helpers import TINY
+
+    mixed = make_mixed_modal(captioned, seed=1, test_fraction=0.25)
+    mixed.save(tmp_path / "ds")
+    files = {"data": str(tmp_path / "ds" / "data.npz")}
+    cfg = yaml.safe_load(TINY.read_text())
+    built = {}
+    for transform in (None, "unit_power"):
+        if transform:
+            cfg["inputs"]["captioned-mixed"]["bow"]["transform"] = transform
+        settings = Plan(cfg).feature_settings("captioned-mixed", "bow")
+        built[transform] = build_feature_set(json.loads(json.dumps(settings)), files)
+    plain, scaled = built[None], built["unit_power"]
+    train = (mixed.split == "train") & mixed.masks["text"]
+    assert not np.allclose(plain.X, scaled.X)
+    assert _power(plain.X, train) != pytest.approx(1.0, rel=1e-2)
+    assert _power(scaled.X, train) == pytest.approx(1.0, rel=1e-5)

@@ -235,6 +235,41 @@ def _cases():
             lambda c: c.update(method_groups={"g": ["kmeans", "nope"]}),
             r"method_groups\.g: unknown method 'nope'",
         ),
+        # every kind of input takes its own keys; an unused key is an error naming it
+        (
+            lambda c: c["inputs"]["mfeat"]["pair"].update(options={"vector_size": 3}),
+            r"inputs\.mfeat\.pair\.options: an input made with combine does not use 'options' "
+            r"\(it takes: combine, mode, transform, factor\)",
+        ),
+        (
+            lambda c: c["inputs"]["captioned"]["doc2vec"].update(mode="pool"),
+            r"inputs\.captioned\.doc2vec\.mode: an input made with extractor does not use 'mode'",
+        ),
+        (
+            lambda c: c["inputs"]["mfeat"]["fou"].update(options={}),
+            r"inputs\.mfeat\.fou\.options: an input made with raw views does not use 'options'",
+        ),
+        (
+            lambda c: c["inputs"]["mfeat"]["fou"].update(factor=0.5),
+            r"inputs\.mfeat\.fou\.factor: 'factor' applies to transform: scale only",
+        ),
+        (
+            lambda c: c["inputs"]["captioned"]["doc2vec"].update(transform="whiten"),
+            r"inputs\.captioned\.doc2vec\.transform: 'whiten' is not one of: scale, "
+            r"standardize, unit_power, none",
+        ),
+        (
+            lambda c: c["inputs"]["captioned"]["pair"].update(part_of="pair"),
+            r"inputs\.captioned\.pair\.part_of: unknown key",
+        ),
+        (
+            lambda c: c["methods"]["dec"].update(update_every_epochs=0),
+            r"methods\.dec\.update_every_epochs: 0 is less than or equal to the minimum of 0",
+        ),
+        (
+            lambda c: c["methods"]["jecl"].update(update_interval=0.5),
+            r"methods\.jecl\.update_interval: 0\.5 is not of type 'integer', 'null'",
+        ),
     ]
 
 
@@ -362,6 +397,77 @@ def test_cluster_inputs_name_one_autoencoder_per_part() -> None:
     assert "autoencoder" not in plan.cluster_inputs(Run("mfeat", "pair", "kmeans", 0))
 
 
+# -- a composite's parts as inputs of their own (kind part) -------------------------------------
+
+
+def test_a_transforming_composite_gets_one_generated_input_per_part() -> None:
+    plan = Plan(tiny())
+    # captioned/pair standardises its parts; mfeat/pair leaves them as built
+    assert plan.input_spec("captioned", "pair.doc2vec") == {"part_of": "pair", "part": "doc2vec"}
+    assert plan.input_kind("captioned", "pair.efficientnet") == "part"
+    assert plan.is_part_input("captioned", "pair.doc2vec")
+    assert not [i for i in plan.inputs["mfeat"] if "." in i]
+    assert plan.input_views("captioned", "pair.doc2vec") == ["text"]
+    assert plan.feature_inputs("captioned", "pair.doc2vec") == {
+        "composite": "resources/features/captioned/pair.npz"
+    }
+    assert plan.feature_settings("captioned", "pair.doc2vec") == {
+        "kind": "part",
+        "spec": {"part_of": "pair", "part": "doc2vec"},
+    }
+    assert plan.input_resource_kind("captioned", "pair.doc2vec") == "light"
+    # the configuration is not edited, and the generated inputs are not default targets
+    assert "pair.doc2vec" not in plan.config["inputs"]["captioned"]
+    assert not [t for t in plan.targets() if "/pair." in t and not t.endswith("/pair.npz")]
+
+
+def test_a_multi_view_method_is_pretrained_on_the_transformed_parts() -> None:
+    plan = Plan(tiny())
+    files = plan.cluster_inputs(Run("captioned", "pair", "jecl", 0))
+    assert files["features"] == "resources/features/captioned/pair.npz"
+    assert files["autoencoder"] == [
+        "results/pretrain/captioned/pair.efficientnet/seed0/autoencoder.pt",
+        "results/pretrain/captioned/pair.doc2vec/seed0/autoencoder.pt",
+    ]
+    # a derived data set builds the parts from its own composite; one that removes
+    # the captions keeps its base's image part (and so its base's pretraining)
+    ds = "captioned.missing-text-0.5"
+    assert plan.input_kind(ds, "pair.doc2vec") == "part"
+    assert plan.feature_inputs(ds, "pair.doc2vec") == {
+        "composite": f"resources/features/{ds}/pair.npz"
+    }
+    assert plan.cluster_inputs(Run(ds, "pair", "jecl", 0))["autoencoder"] == [
+        "results/pretrain/captioned/pair.efficientnet/seed0/autoencoder.pt",
+        f"results/pretrain/{ds}/pair.doc2vec/seed0/autoencoder.pt",
+    ]
+
+
+def test_a_transform_fits_on_the_split_of_composites_and_run_representations() -> None:
+    cfg = tiny()
+    cfg["inputs"]["mfeat-mixed"]["pair"]["transform"] = "unit_power"
+    cfg["inputs"]["mfeat"]["emb"] = {
+        "from_run": {"input": "fou", "method": "dec", "seed": 0},
+        "transform": "unit_power",
+    }
+    plan = Plan(cfg)
+    assert plan.feature_inputs("mfeat-mixed", "pair") == {
+        "parts": [
+            "resources/features/mfeat-mixed/fou.npz",
+            "resources/features/mfeat-mixed/kar.npz",
+        ],
+        "data": "resources/datasets/mfeat-mixed/data.npz",
+    }
+    assert plan.feature_inputs("mfeat", "emb")["data"] == "resources/datasets/mfeat/data.npz"
+    # without a transform nothing is fitted: the data set is not read
+    assert "data" not in plan.feature_inputs("mfeat", "pair")
+    assert plan.feature_settings("mfeat", "emb")["spec"]["transform"] == "unit_power"
+
+
+def test_plan_show_names_the_inputs_a_multi_view_method_is_pretrained_on() -> None:
+    text = show(Plan(tiny()), "tiny-jecl", cell="captioned/pair/jecl")
+    assert "autoencoders pretrained on the inputs pair.efficientnet, pair.doc2vec" in text
+
+
 def test_runs_over_several_data_sets_and_method_groups() -> None:
     cfg = tiny()
     cfg["method_groups"] = {"cheap": ["kmeans", "dec"]}
@@ -429,3 +535,23 @@ def test_plan_show_command(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert re.search(r"arch\s+usps\s+methods\.jule", res.stdout)
     assert "default" not in res.stdout.split("method", 1)[1]
+
+
+def test_generated_part_inputs_are_checked() -> None:
+    from mmclust.plan.checks import check_part_inputs
+
+    plan = Plan(tiny())
+    plan.inputs["captioned"]["pair.audio"] = {"part_of": "pair", "part": "audio"}
+    with pytest.raises(ConfigError, match=r"inputs\.captioned\.pair\.audio: .* not a composite"):
+        check_part_inputs(plan)
+    plan = Plan(tiny())
+    plan.inputs["mfeat"]["pair.fou"] = {"part_of": "pair", "part": "fou"}
+    with pytest.raises(ConfigError, match=r"'pair' does not transform its parts"):
+        check_part_inputs(plan)
+
+
+def test_the_features_job_builds_every_kind_the_plan_names() -> None:
+    from mmclust.features.build import KINDS
+    from mmclust.plan import INPUT_KINDS
+
+    assert set(KINDS) == set(INPUT_KINDS)

@@ -86,7 +86,7 @@ def cmd_features(a: argparse.Namespace) -> None:
         _set_threads(a.threads)
     files = {
         "data": a.data, "parts": a.parts, "embedding": a.embedding, "model": a.model,
-        "base_features": a.base_features, "base": a.base,
+        "base_features": a.base_features, "base": a.base, "composite": a.composite,
     }  # fmt: skip
     fs = build_feature_set(a.settings, files, device=a.device)
     fs.save(a.out)
@@ -261,13 +261,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--settings", type=_json, required=True,
         help="the input's kind, config entry and (by kind) source input or derived data set",
     )  # fmt: skip
-    s.add_argument("--data", help="the data set's data.npz (plain, extractor, from_model)")
+    s.add_argument(
+        "--data",
+        help="the data set's data.npz (plain, extractor, from_model; with a transform, the "
+        "split that combine and from_run fit it on)",
+    )
     s.add_argument("--meta", help="the data set's meta.json (accepted, not read)")
     s.add_argument("--parts", nargs="+", help="a composite input's part files, in order")
     s.add_argument("--embedding", help="a run's embedding.npy, used as the input (from_run)")
     s.add_argument("--model", help="another run's model.pt whose network represents the data")
     s.add_argument("--base-features", help="a derived data set: its base's input of this name")
     s.add_argument("--base", help="a derived data set: its base's data.npz")
+    s.add_argument("--composite", help="a composite input's file, whose part this input is")
     s.add_argument("--out", required=True)
     s.add_argument("--device", default="auto")
     s.add_argument("--threads", type=int, default=1)

@@ -29,12 +29,14 @@ config.update(PLAN.config, _configfiles=PLAN.configfiles)
 NAME = "[A-Za-z0-9][A-Za-z0-9-]*"
 # sweep points get generated names: <base>.<what>-<value>
 SWEPT_NAME = "[A-Za-z0-9][A-Za-z0-9.-]*"
+# one part of a composite input gets the generated name <composite>.<part>
+PART_NAME = rf"{NAME}(?:\.{NAME})?"
 
 
 wildcard_constraints:
     dataset=SWEPT_NAME,
     raw=NAME,
-    input=NAME,
+    input=PART_NAME,
     method=SWEPT_NAME,
     experiment=NAME,
     seed=r"\d+",

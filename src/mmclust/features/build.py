@@ -4,11 +4,17 @@ The workflow's plan says what kind an input is (:data:`mmclust.plan.INPUT_KINDS`
 and which files it is made from; :func:`build_feature_set` makes it:
 
 ``plain``       views of the data set transformed and concatenated (:mod:`.inputs`)
-``extractor``   one view through a feature extractor (:mod:`.extract`)
-``combine``     other inputs of the same data set as parts (:mod:`.combine`)
-``from_run``    a run's learned representation (``embedding.npy``)
+``extractor``   one view through a feature extractor, then its transform (:mod:`.extract`)
+``combine``     other inputs of the same data set as parts, each transformed (:mod:`.combine`)
+``from_run``    a run's learned representation (``embedding.npy``), transformed
 ``from_model``  the data set's images through the network another run trained
 ``derived``     the base data set's input restricted to a derived data set's rows
+``part``        one (transformed) part of a composite input's file
+
+Every entry's keys are checked first (:func:`.inputs.check_input_spec`).  A
+transform's statistics are fitted on the training split when the data set
+has one: ``data`` (the data set's ``data.npz``) gives it to composites and
+run representations too.
 """
 
 from __future__ import annotations
@@ -19,7 +25,17 @@ from typing import Any
 import numpy as np
 
 from mmclust.data.dataset import DatasetError, MultiViewDataset
-from mmclust.features.inputs import FeatureSet, build_input, transform_view
+from mmclust.features.inputs import (
+    FeatureSet,
+    build_input,
+    check_input_spec,
+    transform_features,
+    transform_view,
+)
+from mmclust.features.specs import input_transform
+
+#: the kinds of input this module builds (the plan's INPUT_KINDS)
+KINDS = ("part", "combine", "from_run", "from_model", "derived", "extractor", "plain")
 
 
 def _folder(files: dict[str, Any], key: str) -> Path:
@@ -28,31 +44,48 @@ def _folder(files: dict[str, Any], key: str) -> Path:
     return Path(files[key]).parent
 
 
+def _train_rows(files: dict[str, Any], n: int) -> np.ndarray | None:
+    """The training rows of the data set (``files["data"]``) when it has a split."""
+    from mmclust.fitting import train_rows
+
+    return train_rows(files.get("data"), n)
+
+
 def build_feature_set(
     settings: dict[str, Any], files: dict[str, Any], device: str = "auto"
 ) -> FeatureSet:
     """The input described by ``settings`` (``kind``, ``spec`` and, by kind,
     ``source_spec`` or ``derive``: what the plan's ``feature_settings`` gives)
     from ``files`` (the plan's ``feature_inputs``: ``data``, ``parts``,
-    ``embedding``, ``model``, ``base_features``, ``base``)."""
+    ``embedding``, ``model``, ``base_features``, ``base``, ``composite``)."""
     kind, spec = settings["kind"], settings["spec"]
+    if kind not in KINDS:
+        raise DatasetError(f"unknown input kind {kind!r}; the kinds are {', '.join(KINDS)}")
+    check_input_spec(spec, "the input")
+    if kind == "part":
+        from mmclust.features.combine import part_of_composite
+
+        if not files.get("composite"):
+            raise DatasetError("a composite's part needs its --composite file")
+        return part_of_composite(FeatureSet.load(files["composite"]), spec["part"])
     if kind == "combine":
         from mmclust.features.combine import combine_inputs
 
-        parts = files.get("parts") or []
+        parts = [FeatureSet.load(p) for p in files.get("parts") or []]
         if len(parts) != len(spec["combine"]):
             raise DatasetError(f"a composite input needs one part file per {spec['combine']}")
         return combine_inputs(
-            [FeatureSet.load(p) for p in parts],
+            parts,
             spec["combine"],
             mode=spec.get("mode", "concat"),
-            transform=spec.get("transform", "none"),
+            transform=input_transform(spec),
+            factor=spec.get("factor"),
+            train=_train_rows(files, parts[0].X.shape[0]) if parts else None,
         )
     if kind == "from_run":
         emb = np.load(files["embedding"])
-        return FeatureSet(
-            X=np.ascontiguousarray(emb, dtype=np.float32), mask=np.ones(len(emb), bool)
-        )
+        fs = FeatureSet(X=np.ascontiguousarray(emb, dtype=np.float32), mask=np.ones(len(emb), bool))
+        return transform_features(fs, spec, _train_rows(files, len(emb)))
     if kind == "derived":
         from mmclust.features.combine import derive_input
 
@@ -69,9 +102,7 @@ def build_feature_set(
         from mmclust.features.extract import build_extracted_input
 
         return build_extracted_input(ds, spec, device=device)
-    if kind != "plain":
-        raise DatasetError(f"unknown input kind {kind!r}")
-    fs = build_input(ds, spec["views"], spec.get("transform", "standardize"), spec.get("factor"))
+    fs = build_input(ds, spec["views"], input_transform(spec), spec.get("factor"))
     if spec.get("pca_dim"):
         from mmclust.features.reduce import pca_reduce
 
@@ -111,7 +142,7 @@ def transfer_input(
         )
     x = ds.views[view]
     flat = transform_view(
-        x, ds.masks[view], source_spec.get("transform", "standardize"), source_spec.get("factor")
+        x, ds.masks[view], input_transform(source_spec), source_spec.get("factor")
     )
     chw = flat.reshape(x.shape)
     chw = chw[:, None] if chw.ndim == 3 else chw.transpose(0, 3, 1, 2)

@@ -27,10 +27,11 @@ absent samples keep zero rows.
 With several views, each is transformed on its own, flattened and the results
 are concatenated; a sample is present only where it has every view.
 
-Every kind of input takes its own keys (:data:`INPUT_KEYS`); a key that the
-kind does not use is an error naming the key, the input and the keys it
-takes (:func:`check_input_spec`, called by the workflow before any job runs
-and by the ``features`` command).  ``transform`` applies to any input but
+Every kind of input takes its own keys
+(:data:`mmclust.features.specs.INPUT_KEYS`); a key that the kind does not
+use is an error naming the key, the input and the keys it takes (checked by
+the plan before any job runs, and by :func:`check_input_spec` when an input
+is built).  ``transform`` applies to any input but
 ``from_model``: to the raw views (before ``pca_dim``), to an extractor's
 output (after ``pca_dim``), to a run's representation (``from_run``) and, for
 a composite, to each of its parts (which the multi-view methods read) before
@@ -47,72 +48,19 @@ from typing import Any, Literal
 import numpy as np
 
 from mmclust.data.dataset import DatasetError, MultiViewDataset
+from mmclust.features.specs import TRANSFORMS, input_transform, spec_problem
 from mmclust.io import atomic_path
 
 Transform = Literal["scale", "standardize", "unit_power", "none"]
-TRANSFORMS: tuple[str, ...] = ("scale", "standardize", "unit_power", "none")
-
-# the keys each kind of input takes (the kind is named by its defining key)
-INPUT_KEYS: dict[str, tuple[str, ...]] = {
-    "views": ("views", "transform", "factor", "pca_dim"),
-    "extractor": ("views", "extractor", "options", "pca_dim", "transform", "factor"),
-    "combine": ("combine", "mode", "transform", "factor"),
-    "from_run": ("from_run", "transform", "factor"),
-    "from_model": ("from_model",),
-}
-# the transform an input gets when its entry sets none
-DEFAULT_TRANSFORM: dict[str, str] = {
-    "views": "standardize",
-    "extractor": "none",
-    "combine": "none",
-    "from_run": "none",
-}
-
-
-def input_kind(spec: dict[str, Any]) -> str:
-    """The kind of an input entry: views (raw views), extractor, combine, from_run, from_model."""
-    for kind in ("combine", "from_run", "from_model", "extractor"):
-        if kind in spec:
-            return kind
-    if "views" in spec:
-        return "views"
-    raise DatasetError(
-        "an input needs one of views (raw views, optionally with an extractor), combine, "
-        f"from_run or from_model; got the keys {sorted(spec)}"
-    )
-
-
-def input_transform(spec: dict[str, Any]) -> str:
-    """The transform an input entry asks for (its kind's default when unset)."""
-    kind = input_kind(spec)
-    if kind == "from_model":
-        return "none"
-    return str(spec.get("transform", DEFAULT_TRANSFORM[kind]))
 
 
 def check_input_spec(spec: dict[str, Any], where: str = "input") -> None:
     """Raise :class:`DatasetError` naming the key when an input entry has a key its kind
-    does not use, an unknown transform, or a ``factor`` without ``transform: scale``."""
-    kind = input_kind(spec)
-    allowed = INPUT_KEYS[kind]
-    for key in spec:
-        if key not in allowed:
-            what = "raw views" if kind == "views" else kind
-            raise DatasetError(
-                f"{where}.{key}: an input made with {what} does not use {key!r} "
-                f"(it takes: {', '.join(allowed)})"
-            )
-    transform = input_transform(spec)
-    if transform not in TRANSFORMS:
-        raise DatasetError(
-            f"{where}.transform: unknown transform {transform!r}; "
-            f"use one of {', '.join(TRANSFORMS)}"
-        )
-    if "factor" in spec and transform != "scale":
-        raise DatasetError(
-            f"{where}.factor: 'factor' applies to transform: scale only (this input's "
-            f"transform is {transform!r})"
-        )
+    does not use, an unknown transform, or a ``factor`` without ``transform: scale``
+    (:func:`mmclust.features.specs.spec_problem`)."""
+    problem = spec_problem(spec, where)
+    if problem:
+        raise DatasetError(problem)
 
 
 @dataclass

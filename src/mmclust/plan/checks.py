@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from mmclust.features.specs import input_transform, spec_problem
 from mmclust.methods import registry
 from mmclust.plan.errors import ConfigError
 from mmclust.plan.schema import SCHEMA, validate, validate_part
@@ -129,6 +130,9 @@ def _check_dataset_views(plan: Plan, ds: str) -> None:
 
 def _check_input(plan: Plan, ds: str, name: str, spec: dict[str, Any]) -> None:
     where = f"inputs.{ds}.{name}"
+    problem = spec_problem(spec, where)  # keys the input's kind does not use, transforms
+    if problem:
+        raise ConfigError(problem)
     specs = plan.config["inputs"][ds]
     views = plan.dataset_views(ds)
     for view in spec.get("views", []):
@@ -149,6 +153,34 @@ def _check_input(plan: Plan, ds: str, name: str, spec: dict[str, Any]) -> None:
             raise ConfigError(f"{where}.combine: data set {ds!r} has no input {part!r}")
         if "combine" in specs[part]:
             raise ConfigError(f"{where}.combine: {part!r} is itself composite")
+
+
+def check_part_inputs(plan: Plan) -> None:
+    """The generated part inputs (``<composite>.<part>``, kind ``part``): each names a
+    composite of its data set that transforms its parts and has that part, and none
+    takes the name of a configured input."""
+    for ds, specs in plan.inputs.items():
+        configured = plan.config["inputs"].get(plan.derived_root(ds), {})
+        for name, spec in specs.items():
+            if "part_of" not in spec:
+                continue
+            where = f"inputs.{ds}.{name}"
+            composite = specs.get(spec["part_of"], {})
+            if name in configured:
+                raise ConfigError(
+                    f"{where}: the name of a composite's generated part input is taken; "
+                    "rename the input"
+                )
+            if "combine" not in composite or spec["part"] not in composite["combine"]:
+                raise ConfigError(
+                    f"{where}: generated for part {spec['part']!r} of {spec['part_of']!r}, "
+                    "which is not a composite with that part"
+                )
+            if input_transform(composite) == "none":
+                raise ConfigError(
+                    f"{where}: {spec['part_of']!r} does not transform its parts; its parts' "
+                    "own inputs are used"
+                )
 
 
 def _check_from_model(plan: Plan, where: str, src: dict[str, Any]) -> None:

@@ -17,7 +17,11 @@ without importing torch:
   base's inputs;
 * every run's effective settings with where each value comes from
   (:meth:`Plan.method_sources`), which ``python -m mmclust plan show`` prints
-  and each run's ``params.json`` records.
+  and each run's ``params.json`` records;
+* for every composite input with a ``transform``, one generated input per
+  part, ``<composite>.<part>`` (kind ``part``): that part as the composite's
+  file keeps it, transformed, which is what a multi-view method reads and so
+  what its autoencoder of that part is pretrained on.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from mmclust.features.names import IMAGE_EXTRACTORS
+from mmclust.features.specs import input_transform
 from mmclust.methods import registry
 from mmclust.plan import paths
 from mmclust.plan.errors import ConfigError
@@ -41,7 +46,7 @@ MIXED_MODAL_METRICS = frozenset(
 )
 
 #: the kinds of input, in the order they are recognised (see Plan.input_kind)
-INPUT_KINDS = ("combine", "from_run", "from_model", "derived", "extractor", "plain")
+INPUT_KINDS = ("part", "combine", "from_run", "from_model", "derived", "extractor", "plain")
 
 
 @dataclass(frozen=True, order=True)
@@ -126,6 +131,8 @@ class Plan:
         sweeps.expand(self)
         self.inputs: dict[str, dict[str, dict[str, Any]]] = self._inherit_inputs()
         checks.check_plan(self)
+        self._add_part_inputs()
+        checks.check_part_inputs(self)
         cache: dict[str, dict[str, Any]] = {}
         self._pretrain = {ds: checks.pretrain_settings(self, ds, cache) for ds in self.datasets}
 
@@ -158,6 +165,26 @@ class Plan:
                 )
             inputs[ds] = inputs.get(self.derived_root(ds), {})
         return inputs
+
+    def _add_part_inputs(self) -> None:
+        """For every composite input with a transform, one generated input per part,
+        ``<composite>.<part>``: ``{"part_of": <composite>, "part": <part>}``.
+
+        The composite's file keeps its parts transformed; a multi-view method
+        that fine-tunes pretrained autoencoders needs them pretrained on
+        exactly these parts.  Configured names cannot contain a dot, so the
+        generated names never clash with them.  A derived data set's inputs
+        are its base's, so it has these as well (built from its own composite).
+        """
+        done: set[int] = set()
+        for specs in self.inputs.values():
+            if id(specs) in done:  # derived data sets share their root's entries
+                continue
+            done.add(id(specs))
+            for name, spec in list(specs.items()):
+                if "combine" in spec and input_transform(spec) != "none":
+                    for part in spec["combine"]:
+                        specs[f"{name}.{part}"] = {"part_of": name, "part": part}
 
     def download_flags(self) -> str:
         """Options of ``mmclust download`` from the ``downloads:`` section."""
@@ -248,13 +275,16 @@ class Plan:
     def input_kind(self, dataset: str, input: str) -> str:
         """One of :data:`INPUT_KINDS`: how the input's file is made.
 
-        ``combine``: from its parts; ``from_run``: a run's embedding;
+        ``part``: one part of a composite's file (generated, see
+        :meth:`part_input`); ``combine``: from its parts; ``from_run``: a run's embedding;
         ``from_model``: this data set's images through another run's network;
         ``derived``: the base data set's input restricted to the derived rows;
         ``extractor``: a feature extractor over one view; ``plain``: views
         transformed and concatenated.
         """
         spec = self.input_spec(dataset, input)
+        if "part_of" in spec:
+            return "part"
         for kind in ("combine", "from_run", "from_model"):
             if kind in spec:
                 return kind
@@ -262,9 +292,22 @@ class Plan:
             return "derived"
         return "extractor" if spec.get("extractor") else "plain"
 
+    def is_part_input(self, dataset: str, input: str) -> bool:
+        """A generated input: one part of a composite (``<composite>.<part>``)."""
+        return "part_of" in self.input_spec(dataset, input)
+
+    def part_input(self, dataset: str, composite: str, part: str) -> str:
+        """The input a multi-view method's autoencoder of one part of a composite is
+        pretrained on: the generated ``<composite>.<part>`` when the composite
+        transforms its parts, else the part itself."""
+        generated = f"{composite}.{part}"
+        return generated if generated in self.inputs[dataset] else part
+
     def input_views(self, dataset: str, input: str) -> list[str]:
         """The data-set views an input is made of (the union over a composite's parts)."""
         spec = self.input_spec(dataset, input)
+        if "part_of" in spec:
+            return self.input_views(dataset, spec["part"])
         if "combine" in spec:
             views = {v for part in spec["combine"] for v in self.input_views(dataset, part)}
             return sorted(views)
@@ -289,12 +332,20 @@ class Plan:
         """The files an input is built from, named as ``mmclust features`` takes them."""
         spec = self.input_spec(dataset, input)
         kind = self.input_kind(dataset, input)
+        if kind == "part":
+            return {"composite": paths.features_path(dataset, spec["part_of"])}
+        # a transform's statistics are fitted on the training split (when there is one)
+        split = (
+            {"data": paths.dataset_files(dataset)["data"]}
+            if kind in ("combine", "from_run") and input_transform(spec) != "none"
+            else {}
+        )
         if kind == "combine":
-            return {"parts": [paths.features_path(dataset, p) for p in spec["combine"]]}
+            return {"parts": [paths.features_path(dataset, p) for p in spec["combine"]], **split}
         if kind == "from_run":
             run = spec["from_run"]
             folder = paths.run_dir(dataset, run["input"], run["method"], run["seed"])
-            return {"embedding": f"{folder}/embedding.npy"}
+            return {"embedding": f"{folder}/embedding.npy", **split}
         if kind == "from_model":
             src = spec["from_model"]
             folder = paths.run_dir(src["dataset"], src["input"], src["method"], src["seed"])
@@ -400,7 +451,11 @@ class Plan:
         }
         if self.needs_pretraining(run.method):
             spec = self.input_spec(run.dataset, run.input)
-            parts = spec["combine"] if self.is_multiview(run.method) else [run.input]
+            parts = (
+                [self.part_input(run.dataset, run.input, p) for p in spec["combine"]]
+                if self.is_multiview(run.method)
+                else [run.input]
+            )
             out["autoencoder"] = [self.pretrain_path(run.dataset, p, run.seed) for p in parts]
         return out
 
@@ -481,6 +536,7 @@ class Plan:
             for ds, inputs in self.inputs.items()
             if not self.is_derived(ds) and (everything or ds in used)
             for name in inputs
+            if not self.is_part_input(ds, name)
         ]
         for name in chosen:
             out += paths.table_files(name)

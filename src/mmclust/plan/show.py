@@ -53,6 +53,10 @@ def describe(plan: Plan, experiment: str, cell: tuple[str, str, str]) -> dict[st
                      for k, (v, src) in sorted(plan.method_sources(method, ds).items())},
     }  # fmt: skip
     if plan.needs_pretraining(method):
+        parts = plan.input_spec(ds, inp)["combine"] if plan.is_multiview(method) else [inp]
+        out["pretrained_on"] = [
+            plan.part_input(ds, inp, p) if plan.is_multiview(method) else p for p in parts
+        ]
         out["pretraining"] = {
             k: {"value": v, "from": src}
             for k, (v, src) in sorted(plan.pretrain_sources(ds).items())
@@ -72,6 +76,10 @@ def render(record: dict[str, Any], changed_only: bool = False) -> str:
         f"  data set  {lineage}",
         f"  input     {record['input_kind']}: {_value(record['input_spec'])}",
     ]
+    if record.get("pretrained_on"):
+        lines.append(
+            f"  autoencoders pretrained on the inputs {', '.join(record['pretrained_on'])}"
+        )
     for title, key in (("method", "settings"), ("pretrain", "pretraining")):
         items = record.get(key)
         if not items:
