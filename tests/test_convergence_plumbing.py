@@ -47,6 +47,7 @@ class Recorder:
 def recorder(monkeypatch):
     monkeypatch.setattr(registry, "load", lambda name: Recorder)
     monkeypatch.setattr(registry, "parameters", lambda name: {"n_clusters": 2, "random_state": 0})
+    monkeypatch.setattr(registry, "MULTIVIEW", frozenset({*registry.MULTIVIEW, "recorder"}))
     return Recorder
 
 

@@ -163,7 +163,13 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
         first = ds.masks[modalities[0]][scored]
         record.update(mixed_modal_scores(ds.labels[scored], pred[scored], first))
     if a.fit_info:
-        record["fit_seconds"] = read_json(a.fit_info).get("fit_seconds")
+        fit = read_json(a.fit_info)
+        record["fit_seconds"] = fit.get("fit_seconds")
+        convergence = fit.get("convergence")
+        if isinstance(convergence, dict) and "converged" in convergence:
+            # the tables mark the rows in which a seed did not converge
+            record["converged"] = bool(convergence["converged"])
+            record["convergence_rule"] = str(convergence.get("rule", ""))
     write_json(a.out, record)
     log.info("%s: %s", a.run, {k: round(v, 4) for k, v in scores.items()})
 

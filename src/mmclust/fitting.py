@@ -8,6 +8,12 @@ returns the labels, the learned representation and a record of the fit.
 :func:`write_run` writes the run folder; ``labels.npy`` comes last, so its
 presence marks a finished run.
 
+``fit.json`` records the fit: estimator, seed, seconds, the rows it was
+fitted on and, for an iterative estimator that keeps one, its label-free
+convergence record (``convergence_``: ``converged``, the ``rule`` that
+decides, the method's signals), which the evaluation copies into
+``metrics.json`` and the tables footnote.
+
 Every run folder holds ``params.json``: the estimator's parameters as fitted
 (``get_params()``), the run's settings with where each came from (the plan's
 provenance), the package versions and the sha256 of every file the run read —
@@ -171,6 +177,10 @@ def fit_run(
     for attr in ("n_iter_", "stopped_early_", "inertia_"):
         if hasattr(model, attr):
             info[attr.rstrip("_")] = getattr(model, attr)
+    # an iterative estimator's label-free convergence record (converged, rule, signals)
+    convergence = getattr(model, "convergence_", None)
+    if convergence is not None:
+        info["convergence"] = plain(convergence)
     return RunResult(
         labels=np.asarray(labels, dtype=np.int64),
         embedding=np.asarray(embedding, dtype=np.float32),
