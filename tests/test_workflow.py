@@ -69,6 +69,7 @@ def test_every_job_logged_and_benchmarked(tiny_run: Path) -> None:
         "summary_table",
         "tsne_figure",
         "sweep_figure",
+        "claims_table",
     ]:
         assert list((tiny_run / "logs" / rule).rglob("*.log")), rule
         assert list((tiny_run / "benchmarks/rules" / rule).rglob("*.tsv")), rule
@@ -151,7 +152,8 @@ def test_changing_gamma_reruns_only_that_jecl(tiny_run: Path, tmp_path: Path) ->
     cfg["methods"]["jecl"]["gamma"] = 0.3
     jobs = planned_jobs(tiny_run, "--configfile", str(write_config(tmp_path / "c.yaml", cfg)))
     assert {r for r, _ in jobs} == {
-        "cluster", "evaluate_run", "aggregate_runs", "summary_table", "sweep_figure", "all"
+        "cluster", "evaluate_run", "aggregate_runs", "summary_table", "sweep_figure",
+        "claims_table", "all",
     }  # fmt: skip
     runs = [wc for r, wc in jobs if r == "cluster"]
     # the method named jecl only: not its ablation, nor the gamma sweep (which sets gamma)
@@ -247,6 +249,19 @@ def test_same_seed_same_metrics(tiny_run: Path, tmp_path: Path) -> None:
             lambda c: c["experiments"]["tiny"].update(metrics=["acc", "acc_b_via_a"]),
             r"experiments\.tiny\.metrics: \['acc_b_via_a'\] score mixed-modal data sets only",
         ),
+        (
+            lambda c: c["experiments"]["tiny-jecl"]["claims"]["ids"].append("jecl-wins"),
+            r"experiments\.tiny-jecl\.claims\.ids: unknown claim 'jecl-wins'",
+        ),
+        (
+            lambda c: c["experiments"]["tiny-jecl"]["claims"].update(with_=1),
+            r"Additional properties are not allowed \('with_' was unexpected\)",
+        ),
+        (lambda c: c.update(claims_file="no/such/claims.yaml"), r"claims_file: no file"),
+        (
+            lambda c: c["experiments"].update(claims=c["experiments"]["tiny"]),
+            r"experiments\.claims: this name is reserved for the claims table",
+        ),
     ],
 )
 def test_bad_config_fails_before_any_job(tmp_path: Path, edit, message: str) -> None:
@@ -259,6 +274,49 @@ def test_bad_config_fails_before_any_job(tmp_path: Path, edit, message: str) -> 
     assert res.returncode != 0
     assert re.search(message, res.stdout + res.stderr), (res.stdout + res.stderr)[-3000:]
     assert not (work / "resources").exists() and not (work / "results").exists()
+
+
+def test_a_bad_claims_file_fails_before_any_job(tmp_path: Path) -> None:
+    claims = yaml.safe_load((REPO / "config/papers/claims.yaml").read_text())
+    claims["claims"][0]["relation"] = "beats"
+    (tmp_path / "claims.yaml").write_text(yaml.safe_dump(claims))
+    cfg = tiny_config()
+    cfg["claims_file"] = str(tmp_path / "claims.yaml")
+    path = write_config(tmp_path / "bad.yaml", cfg)
+    work = tmp_path / "work"
+    work.mkdir()
+    res = snakemake(work, "--cores", "1", "--configfile", str(path))
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert re.search(r"claims\.yaml: claims\[0\] \(jecl-beats-concat-km\)\.relation: 'beats'", out)
+    assert not (work / "resources").exists() and not (work / "results").exists()
+
+
+def test_claims_table(tiny_run: Path) -> None:
+    got = pd.read_csv(tiny_run / "results/tables/claims.csv", keep_default_na=False)
+    listed = got[got["experiment"] != ""]
+    assert set(listed["experiment"]) == {"tiny-jecl", "tiny-missing"}
+    # full JECL against its one ablation that ran, on mfeat (one seed: no spread)
+    mfeat = listed[(listed["claim"] == "jecl-beats-ablations") & (listed["dataset"] == "mfeat")]
+    assert list(mfeat["metric"]) == ["acc", "nmi", "ari"]
+    assert set(mfeat["status"]) <= {"holds", "does not hold"}
+    assert set(mfeat["beyond_spread"]) == {"n/a (one seed)"}
+    assert mfeat["right"].str.startswith("w/o alignment [pair]").all()
+    assert mfeat["note"].str.contains("not run: input=pair method=jecl-no-reg").all()
+    summary = pd.read_csv(tiny_run / "results/tables/tiny-jecl.csv")
+    jecl = summary.set_index(["dataset", "input", "method", "metric"])["mean"]
+    for r in mfeat.itertuples():
+        assert float(r.left_mean) == pytest.approx(jecl[("mfeat", "pair", "jecl", r.metric)])
+    # no ablation ran on the captioned digits; DAIMC ran in no sweep point
+    assert set(listed.loc[listed["dataset"] == "captioned", "status"]) == {"not run"}
+    missing = listed[listed["claim"] == "jecl-missing-beats-daimc"]
+    assert set(missing["status"]) == {"not run"} and len(missing) == 2 * 2  # values x metrics
+    assert set(missing["scope"]) == {"missing_rate = 0", "missing_rate = 0.5"}
+    # every claim of the file is in the table
+    assert set(got["claim"]) == {c["id"] for c in yaml.safe_load(
+        (REPO / "config/papers/claims.yaml").read_text())["claims"]}  # fmt: skip
+    md = (tiny_run / "results/tables/claims.md").read_text()
+    assert "## Verdicts" in md and "| jecl-beats-ablations | JECL |" in md
 
 
 def test_lint_is_clean() -> None:
@@ -294,6 +352,7 @@ def test_report_lists_every_table_and_figure(tiny_run: Path) -> None:
     for path in [*tables, *(tiny_run / "results/figures").glob("*.png")]:
         assert path.name in html, path.name
     assert "Shared baselines" in html  # the experiment's report category
+    assert "claims.csv" in html and "claims.md" in html and "Claims" in html
     assert "Tiny end-to-end check." in html  # the table caption renders the config
 
 

@@ -449,6 +449,17 @@ def cmd_sweep(a: argparse.Namespace) -> None:
     sweep_figure(a.runs, a.spec, a.out, a.csv)
 
 
+def cmd_claims(a: argparse.Namespace) -> None:
+    from mmclust.report.claims import ClaimsError, write_claims_tables
+
+    try:
+        detail = write_claims_tables(a.claims, a.tables or [], a.spec, a.csv, a.md)
+    except ClaimsError as err:
+        raise SystemExit(str(err)) from None
+    counts = detail["status"].value_counts().to_dict()
+    log.info("claims: %s", ", ".join(f"{n} {s}" for s, n in counts.items()))
+
+
 # -- parser -------------------------------------------------------------------------
 
 
@@ -561,6 +572,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--spec", type=_json, required=True, help="the experiment's config entry")
     s.add_argument("--out", required=True, help="PNG file")
     s.add_argument("--csv", help="also write the plotted means and stds here")
+
+    s = add("claims", cmd_claims, "check the papers' claims on experiments' summary tables")
+    s.add_argument("--claims", required=True, help="the claims file (config/papers/claims.yaml)")
+    s.add_argument(
+        "--tables", nargs="*", help="summary tables results/tables/<experiment>.csv (named by stem)"
+    )
+    s.add_argument(
+        "--spec",
+        type=_json,
+        required=True,
+        help='{"experiments": {name: config entry}, "order": [names]}',
+    )
+    s.add_argument("--csv", required=True)
+    s.add_argument("--md", required=True)
     return p
 
 

@@ -17,6 +17,7 @@ if SRC_DIR not in sys.path:
     sys.path.insert(0, SRC_DIR)
 
 from mmclust.methods import registry as method_registry  # noqa: E402  (no torch import)
+from mmclust.report import claims as claims_checker  # noqa: E402  (no pandas import)
 
 NAME = "[A-Za-z0-9][A-Za-z0-9-]*"
 # sweep points get generated names: <base>.<what>-<value>
@@ -28,7 +29,8 @@ wildcard_constraints:
     raw=NAME,
     input=NAME,
     method=SWEPT_NAME,
-    experiment=NAME,
+    # results/tables/claims.* is the claims table, not an experiment's
+    experiment=f"(?!claims(?![A-Za-z0-9-])){NAME}",
     seed=r"\d+",
 
 
@@ -635,8 +637,50 @@ def figure_category(wildcards):
     return "Figures"
 
 
+def claims_file():
+    """The claims file (config claims_file, relative to the workflow's folder)."""
+    return str(Path(workflow.basedir) / config["claims_file"])
+
+
+def check_claims_config():
+    """The claims file is valid and every experiment's claims entry refers to it."""
+    if "claims" in config["experiments"]:
+        raise ConfigError(
+            "experiments.claims: this name is reserved for the claims table "
+            "(results/tables/claims.csv); rename the experiment"
+        )
+    try:
+        claims = claims_checker.load_claims(claims_file())
+        claims_checker.check_experiment_entries(claims, config["experiments"])
+    except FileNotFoundError:
+        raise ConfigError(f"claims_file: no file {claims_file()}") from None
+    except claims_checker.ClaimsError as err:
+        raise ConfigError(str(err)) from None
+
+
+def claims_experiments():
+    """Experiments that list claims, then those whose tables they also read (with)."""
+    exps = config["experiments"]
+    names = [n for n, e in exps.items() if e.get("claims")]
+    extra = [w for n in names for w in exps[n]["claims"].get("with", [])]
+    return list(dict.fromkeys(names + extra))
+
+
+def claims_tables():
+    return [f"results/tables/{name}.csv" for name in claims_experiments()]
+
+
+def claims_spec():
+    """What the claims check reads of each experiment (names, labels, sweep points)."""
+    keys = ("claims", "paper_names", "labels", "sweep", "points", "runs")
+    exps = config["experiments"]
+    order = claims_experiments()
+    spec = {n: {k: exps[n][k] for k in keys if k in exps[n]} for n in order}
+    return to_json({"experiments": spec, "order": order})
+
+
 def all_targets():
-    """Every experiment's tables and figures, and every configured input."""
+    """Every experiment's tables and figures, every configured input, the claims table."""
     out = [
         features_path(ds, name)
         for ds, inputs in config["inputs"].items()
@@ -648,10 +692,12 @@ def all_targets():
         out += tsne_targets(name)
         if config["experiments"][name].get("sweep"):
             out += [f"results/figures/{name}.png", f"results/tables/{name}_sweep.csv"]
+    out += ["results/tables/claims.csv", "results/tables/claims.md"]
     return out
 
 
 expand_sweeps()
 inherit_inputs()
 check_config()
+check_claims_config()
 PRETRAIN_SETTINGS = merged_pretrain_settings()
