@@ -672,7 +672,7 @@ def claims_tables():
 
 def claims_spec():
     """What the claims check reads of each experiment (names, labels, sweep points)."""
-    keys = ("claims", "paper_names", "labels", "sweep", "points", "runs")
+    keys = ("claims", "paper_names", "labels", "sweep", "points")
     exps = config["experiments"]
     order = claims_experiments()
     spec = {n: {k: exps[n][k] for k in keys if k in exps[n]} for n in order}

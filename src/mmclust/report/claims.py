@@ -554,6 +554,9 @@ def check_experiment(
                                 **base,
                                 **_empty_sides(),
                                 "left": _label(left, spec, claim.names_x),
+                                "left_mean": float(left["mean"]),
+                                "left_std": float(left["std"]),
+                                "left_seeds": int(left["n_seeds"]),
                                 "status": NOT_RUN,
                                 "note": "no row for the right side (" + "; ".join(missing) + ")",
                             }
@@ -667,13 +670,18 @@ def verdicts(detail: Any) -> Any:
         held = f"{n_hold}/{n_run}" if n_run else ""
         if n_run and len(status) > n_run:
             held += f" ({len(status) - n_run} not run)"
-        beyond = (g["status"] != NOT_RUN) & (g["beyond_spread"] == "yes")
+        spread = g.loc[g["status"].isin([HOLDS, FAILS]), "beyond_spread"]
+        known = spread[spread.isin(["yes", "no"])]
+        beyond = f"{int((known == 'yes').sum())}/{len(known)}" if len(known) else ""
+        if len(known) < len(spread):
+            one = len(spread) - len(known)
+            beyond = f"{beyond} ({one} with one seed)" if beyond else "n/a (one seed)"
         rows.append(
             {
                 **dict(zip(keys, key, strict=True)),
                 "verdict": verdict,
                 "held": held,
-                "beyond_spread": f"{int(beyond.sum())}/{n_run}" if n_run else "",
+                "beyond_spread": beyond,
             }
         )
     return pd.DataFrame(rows)
