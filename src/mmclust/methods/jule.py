@@ -56,10 +56,10 @@ Weighted triplet loss
 
 Negatives per pair (``negatives_count``; the paper does not give the rule)
     The authors' ``organize_samples`` (train.lua) means to give each pair
-    min(20, clusters in the batch - 1) negatives: inside
-    ``if nclusters <= opt.num_nsampling`` it assigns ``nclusters - 1``, but
-    to a new ``local`` declared in that block, which goes out of scope at its
-    ``end``; the count used afterwards stays ``opt.num_nsampling`` = 20.  Its
+    min(20, clusters in the batch - 1) negatives: when the batch holds at
+    most 20 clusters it assigns clusters - 1, but to a new local variable
+    declared inside that conditional block, which goes out of scope where
+    the block ends; the count used afterwards stays the option's 20.  Its
     sampling loop then draws batch positions uniformly, keeping a draw that is
     new and of another cluster, and stops once the running triplet count is
     ≡ 1 modulo 20; that test also runs after a rejected draw, and every pair
@@ -83,8 +83,8 @@ Negatives per pair (``negatives_count``; the paper does not give the rule)
 Triplet gradient (``triplet_gradient``)
     ``"loss"`` (default) back-propagates the loss above.  The authors'
     criterion (``criterions/TripletEmbedding.lua``) computes its input
-    gradients with in-place multiplications (``a:mul(γ - 1)``,
-    ``p:mul(γ)``) and reuses the overwritten tensors, so it passes back, per
+    gradients by multiplying its anchor and positive inputs in place (by
+    γ - 1 and γ) and then reusing the overwritten tensors, so it passes back, per
     active triplet and times 2/N, (γ-1)f_a + f_n - γ f_p to the anchor (the
     loss's own gradient), γ(γ f_p - (γ-1) f_a) to the positive and
     (γ-1) f_a - f_n to the negative; at γ = 1 the latter two are radial and
