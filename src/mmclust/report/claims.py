@@ -306,7 +306,7 @@ def _rows(table: Any, spec: Mapping[str, Any], experiment: str) -> Any:
     """A summary table with the base data set / method and the swept value of each row."""
     import pandas as pd
 
-    df = table.copy()
+    df = table[table["mean"].notna()].copy()  # a metric that could not be computed: not run
     for col, default in (("std", 0.0), ("n_seeds", 1), ("paper", math.nan)):
         if col not in df.columns:
             df[col] = default
