@@ -338,17 +338,20 @@ def test_a_sweep_claim_is_checked_on_the_sweep_points() -> None:
 def test_claims_targets_tables_and_spec() -> None:
     cfg = tiny()
     plan = Plan(cfg)
-    assert plan.claims_experiments() == ["tiny-jecl", "tiny-dm2c"]
-    assert plan.claims_tables() == ["results/tables/tiny-jecl.csv", "results/tables/tiny-dm2c.csv"]
+    # sorted: a configuration's key order (YAML dumps sort keys) never reruns the table
+    assert plan.claims_experiments() == ["tiny-dm2c", "tiny-jecl"]
+    assert plan.claims_tables() == ["results/tables/tiny-dm2c.csv", "results/tables/tiny-jecl.csv"]
     assert plan.claims_path() == str(REPO / "config/papers/claims.yaml")
     assert {"results/tables/claims.csv", "results/tables/claims.md"} <= set(plan.targets())
     spec = plan.claims_spec()
-    assert spec["order"] == ["tiny-jecl", "tiny-dm2c"]
+    assert spec["order"] == ["tiny-dm2c", "tiny-jecl"]
+    shuffled = dict(reversed(list(cfg["experiments"].items())))
+    assert Plan({**cfg, "experiments": shuffled}).claims_spec() == spec
     assert spec["experiments"]["tiny-jecl"]["claims"] == {"ids": ["jecl-beats-ablations"]}
     assert "runs" not in spec["experiments"]["tiny-jecl"]  # rerun the check on claims only
     # another experiment's table the claims compare against is read too
     cfg["experiments"]["tiny-dm2c"]["claims"]["with"] = ["tiny"]
-    assert Plan(cfg).claims_experiments() == ["tiny-jecl", "tiny-dm2c", "tiny"]
+    assert Plan(cfg).claims_experiments() == ["tiny", "tiny-dm2c", "tiny-jecl"]
     # selected experiments only; the table (every claim not run) is still made
     cfg["targets"] = ["tiny-jule"]
     chosen = Plan(cfg)

@@ -485,12 +485,12 @@ class Plan:
         return str(self.basedir / self.config["claims_file"])
 
     def claims_experiments(self) -> list[str]:
-        """The selected experiments that list claims, then the experiments whose tables
-        their claims also compare against (``claims.with``)."""
+        """The selected experiments that list claims and the experiments whose tables
+        their claims also compare against (``claims.with``), sorted by name (the claims
+        table's order: the same whatever the order of the configuration's keys)."""
         exps = self.experiments
         names = [n for n in self.selected_experiments() if exps[n].get("claims")]
-        extra = [w for n in names for w in exps[n]["claims"].get("with", [])]
-        return list(dict.fromkeys(names + extra))
+        return sorted({*names, *(w for n in names for w in exps[n]["claims"].get("with", []))})
 
     def claims_tables(self) -> list[str]:
         """The summary tables the claims table reads."""
