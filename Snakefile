@@ -28,6 +28,7 @@ localrules:
     summary_table,
     tsne_figure,
     sweep_figure,
+    claims_table,
 
 
 rule all:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -12,11 +15,13 @@ from mmclust.methods.jule import (
     ARCHITECTURES,
     JULE,
     LAYERS,
+    NEGATIVE_COUNTS,
     JuleCNN,
     extract_layer,
     load_network,
     sample_triplets,
     to_image_shape,
+    torch7_triplet_surrogate,
     weighted_triplet_loss,
 )
 from mmclust.metrics import nmi
@@ -70,6 +75,90 @@ def test_triplets_respect_allowed_negatives_and_handle_no_pairs():
     assert sorted(set(zip(a.tolist(), p.tolist(), strict=True))) == [(0, 1), (2, 3)]
     a, p, n = sample_triplets(torch.arange(5), 20)
     assert a.numel() == p.numel() == n.numel() == 0
+
+
+def _pairs(a, p, n):
+    out = {}
+    for i, j, k in zip(a.tolist(), p.tolist(), n.tolist(), strict=True):
+        out.setdefault((i, j), []).append(k)
+    return out
+
+
+def test_negatives_count_rules_on_a_hand_made_batch():
+    # 4 clusters in a batch of 8: cluster 0 has 3 samples, 1 has 2, 2 has 1, 3 has 2
+    labels = torch.tensor([0, 0, 0, 1, 1, 2, 3, 3])
+    pairs_expected = [(0, 1), (0, 2), (1, 2), (3, 4), (6, 7)]
+    others = {0: 5, 1: 5, 2: 5, 3: 6, 6: 6}  # candidates of each anchor
+    gen = torch.Generator().manual_seed(0)
+    # available: min(20, other-cluster samples)
+    got = _pairs(*sample_triplets(labels, 20, gen, count="available"))
+    assert sorted(got) == pairs_expected
+    assert {pair: len(v) for pair, v in got.items()} == {pr: others[pr[0]] for pr in got}
+    # clusters (the code's intent): min(20, 4 clusters - 1) = 3 per pair; min(2, 3) = 2
+    got = _pairs(*sample_triplets(labels, 20, gen, count="clusters"))
+    assert sorted(got) == pairs_expected and all(len(v) == 3 for v in got.values())
+    got = _pairs(*sample_triplets(labels, 2, gen, count="clusters"))
+    assert all(len(v) == 2 for v in got.values())
+    for pair, negs in got.items():
+        assert len(set(negs)) == len(negs) and all(labels[k] != labels[pair[0]] for k in negs)
+    with pytest.raises(ValueError, match="count must be one of"):
+        sample_triplets(labels, 20, gen, count="all")
+
+
+def test_first_draw_rule_gives_all_or_nothing_at_the_own_cluster_rate():
+    # batch of 10: six samples of cluster 0, two of 1, two of 2; 3 negatives asked
+    labels = torch.tensor([0] * 6 + [1] * 2 + [2] * 2)
+    gen = torch.Generator().manual_seed(0)
+    zero = {0: 0, 1: 0}
+    total = {0: 0, 1: 0}
+    for _ in range(1000):
+        got = _pairs(*sample_triplets(labels, 3, gen, count="first-draw"))
+        same = [(i, j) for i in range(10) for j in range(i + 1, 10) if labels[i] == labels[j]]
+        for pair in same:
+            c = 0 if labels[pair[0]] == 0 else 1
+            negs = got.get(pair, [])
+            assert len(negs) in (0, 3)  # all or nothing: 3 = min(3, candidates)
+            assert all(labels[k] != labels[pair[0]] for k in negs)
+            total[c] += 1
+            zero[c] += len(negs) == 0
+    # a pair gets nothing when its first draw hits its own cluster: 6/10 and 2/10
+    assert zero[0] / total[0] == pytest.approx(0.6, abs=0.02)
+    assert zero[1] / total[1] == pytest.approx(0.2, abs=0.02)
+    # fewer candidates than asked: all of them (the code would loop forever)
+    got = _pairs(*sample_triplets(labels, 20, gen, count="first-draw"))
+    assert {len(v) for v in got.values()} <= {0, 4, 8}
+
+
+def test_torch7_surrogate_passes_back_the_authors_gradients():
+    gen = torch.Generator().manual_seed(0)
+    f = torch.randn(4, 3, generator=gen, requires_grad=True)
+    a, p, n = torch.tensor([0, 0, 1]), torch.tensor([1, 1, 2]), torch.tensor([2, 3, 3])
+    gamma, margin = 2.0, 50.0  # margin large enough: every triplet active
+    torch7_triplet_surrogate(f, a, p, n, gamma, margin).backward()
+    x = f.detach()
+    want = torch.zeros_like(x)
+    for i, j, k in zip(a.tolist(), p.tolist(), n.tolist(), strict=True):
+        # per triplet, times 2/N: anchor (g-1)a + n - g p; positive g(g p - (g-1)a);
+        # negative (g-1)a - n
+        want[i] += (2 / 3) * ((gamma - 1) * x[i] + x[k] - gamma * x[j])
+        want[j] += (2 / 3) * gamma * (gamma * x[j] - (gamma - 1) * x[i])
+        want[k] += (2 / 3) * ((gamma - 1) * x[i] - x[k])
+    torch.testing.assert_close(f.grad, want)
+    # the anchor's part is the loss's own gradient
+    g = torch.zeros_like(x).requires_grad_(True)
+    weighted_triplet_loss(x + g, a, p, n, gamma, margin).backward()
+    torch.testing.assert_close(f.grad[0], g.grad[0])
+    # gamma = 1 behind the L2 normalisation: positives and negatives get nothing
+    h = torch.tensor([[1.0, 0.2], [0.3, 1.0], [-1.0, 0.5]], requires_grad=True)
+    one = torch.tensor([0])
+    fn = torch.nn.functional.normalize(h, dim=1)
+    torch7_triplet_surrogate(fn, one, one + 1, one + 2, 1.0, 5.0).backward()
+    assert h.grad[0].abs().sum() > 0
+    torch.testing.assert_close(h.grad[1:], torch.zeros(2, 2), atol=1e-6, rtol=0)
+    h.grad = None  # whereas the loss's own gradient moves them
+    fn = torch.nn.functional.normalize(h, dim=1)
+    weighted_triplet_loss(fn, one, one + 1, one + 2, 1.0, 5.0).backward()
+    assert (h.grad[1:].abs().sum(1) > 1e-3).all()
 
 
 def test_weighted_triplet_loss_by_hand():
@@ -171,6 +260,99 @@ def test_params_and_clone():
     assert (d.batch_size, d.lr, d.momentum, d.weight_decay, d.epochs_per_period) == (
         100, 0.01, 0.9, 5e-5, 20,
     )  # fmt: skip
+
+
+# -- the optimiser and the authors'-code defaults -----------------------------------------
+
+
+def _two_steps(est: JULE, w0: float = 1.0) -> float:
+    w = torch.tensor([w0], requires_grad=True)
+    opt = est._optimizer([w])
+    for _ in range(2):
+        opt.zero_grad()
+        (0.5 * w * w).sum().backward()  # gradient w
+        opt.step()
+    return float(w.detach())
+
+
+def test_dampening_step_sizes_by_hand():
+    # lr 0.1, momentum 0.9, loss w^2 / 2 from w = 1
+    # Torch7 (dampening = momentum): buf 1 -> w 0.9; buf 0.9 * 1 + 0.1 * 0.9 = 0.99 -> 0.801
+    est = JULE(lr=0.1, momentum=0.9, weight_decay=0.0)
+    assert est.dampening is None and est._dampening() == 0.9
+    assert _two_steps(est) == pytest.approx(0.801)
+    # PyTorch's default (dampening 0): buf 0.9 * 1 + 0.9 = 1.8 -> 0.9 - 0.18 = 0.72
+    assert _two_steps(JULE(lr=0.1, momentum=0.9, dampening=0.0, weight_decay=0.0)) == (
+        pytest.approx(0.72)
+    )
+    # weight decay 0.5 joins the gradient before the momentum: g = 1.5 w
+    # buf 1.5 -> 0.85; g 1.275, buf 0.9 * 1.5 + 0.1 * 1.275 = 1.4775 -> 0.70225
+    assert _two_steps(JULE(lr=0.1, momentum=0.9, weight_decay=0.5)) == pytest.approx(0.70225)
+    # dampening None follows the momentum, an explicit value does not
+    assert JULE(momentum=0.5)._dampening() == 0.5
+    assert JULE(momentum=0.5, dampening=0.1)._dampening() == 0.1
+
+
+def test_defaults_are_the_authors_code():
+    d = JULE()
+    assert d.dampening is None and d._dampening() == d.momentum == 0.9
+    assert (d.negatives, d.negatives_count, d.n_negatives) == ("batch", "first-draw", 20)
+    assert d.step_without_triplets is True
+    assert d.triplet_gradient == "loss"  # the paper's loss; "torch7" is the code's
+    assert NEGATIVE_COUNTS == ("first-draw", "clusters", "available")
+    for bad, match in [
+        ({"negatives_count": "intended"}, "negatives_count must be one of first-draw"),
+        ({"triplet_gradient": "code"}, "triplet_gradient must be one of loss, torch7"),
+        ({"dampening": 1.5}, "dampening must be None or in"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            JULE(**bad)._check()
+
+
+@pytest.mark.parametrize("step", [True, False])
+def test_a_batch_without_triplets_steps_as_the_code_does(step):
+    est = JULE(**FIT, random_state=0, step_without_triplets=step, weight_decay=0.1)
+    est._device = torch.device("cpu")
+    est._iter = 0
+    torch.manual_seed(0)
+    net = JuleCNN((1, 8, 8), *ARCHITECTURES["usps"])
+    before = [p.detach().clone() for p in net.parameters()]
+    images = torch.rand(30, 1, 8, 8)
+    labels = np.arange(30)  # every sample its own cluster: no pair, no triplet
+    loss, n_trip = est._train(
+        net, est._optimizer(net.parameters()), images, labels, None, torch.Generator(), 0
+    )
+    assert n_trip == 0 and math.isnan(loss)
+    moved = any(not torch.equal(b, a) for b, a in zip(before, net.parameters(), strict=True))
+    assert moved == step  # weight decay moves the weights only when the optimiser steps
+    assert est._iter == 1  # the learning-rate schedule counts the batch either way
+
+
+def test_convergence_record(fitted_pair):
+    model, _ = fitted_pair
+    rec = model.convergence_
+    json.dumps(rec, allow_nan=False)
+    trained = [h for h in model.history_ if h["trained"]]
+    assert rec["converged"] is True and rec["n_clusters"] == 10
+    assert "n_clusters" in rec["rule"]
+    assert rec["periods"] == len(trained) >= 1
+    assert rec["epochs_per_period"] == 1 and rec["epochs"] == rec["periods"]
+    assert rec["final_loss"] == pytest.approx(trained[-1]["loss"])
+    assert rec["n_initial_clusters"] == model.n_initial_clusters_
+    assert rec["n_triplets"] == sum(h["n_triplets"] for h in model.history_) > 0
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {"negatives_count": "clusters"},
+        {"negatives_count": "available", "dampening": 0.0, "step_without_triplets": False},
+        {"triplet_gradient": "torch7"},
+    ],
+)
+def test_variants_fit(digits, variant):
+    model = JULE(**FIT, **variant).fit(digits[0])
+    assert np.unique(model.labels_).size == 10 and model.convergence_["converged"]
 
 
 # -- transfer: features of a layer, other image sizes ------------------------------------

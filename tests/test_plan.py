@@ -273,6 +273,127 @@ def _cases():
     ]
 
 
+def _claims_cases():
+    def claims(c: dict, exp: str = "tiny-jecl") -> dict:
+        return c["experiments"][exp].setdefault("claims", {"ids": []})
+
+    return [
+        (
+            lambda c: claims(c)["ids"].append("jecl-wins"),
+            r"^experiments\.tiny-jecl\.claims\.ids: unknown claim 'jecl-wins' \(the claims file",
+        ),
+        (
+            lambda c: claims(c)["ids"].append("jecl-robust-missing"),
+            r"claims\.ids: claim 'jecl-robust-missing' has no machine-checkable form",
+        ),
+        (
+            lambda c: claims(c).update(with_=["tiny"]),
+            r"experiments\.tiny-jecl\.claims\.with_: unknown key",
+        ),
+        (lambda c: claims(c).update({"with": ["nothing"]}), r"claims\.with: no other experiment"),
+        # names a method / input the experiment does not run
+        (
+            lambda c: claims(c)["ids"].append("jecl-missing-beats-daimc"),
+            r"^experiments\.tiny-jecl\.claims\.ids: claim 'jecl-missing-beats-daimc': the "
+            r"experiment runs nothing its right side names \(input=pair method=daimc\)",
+        ),
+        (
+            lambda c: claims(c, "tiny")["ids"].append("jecl-beats-concat-km"),
+            r"^experiments\.tiny\.claims\.ids: claim 'jecl-beats-concat-km': the experiment "
+            r"runs nothing its left side names \(input=pair method=jecl\) on any of its data "
+            r"sets \['digits', 'mfeat', 'captioned'\]",
+        ),
+        (
+            lambda c: claims(c).update(methods={"jecl-no-align": "jecl-no-reg"}),
+            r"^experiments\.tiny-jecl\.claims\.methods\.jecl-no-align: the experiment runs no "
+            r"method 'jecl-no-reg' on any of its data sets",
+        ),
+        (
+            lambda c: claims(c).update(inputs={"pair": {"mfeat": "both"}}),
+            r"claims\.inputs\.pair: the experiment runs no input 'both' on data set 'mfeat' "
+            r"\(its inputs there: \['fou', 'pair'\]\)",
+        ),
+        (
+            lambda c: claims(c).update(inputs={"pair": {"digits": "pixels"}}),
+            r"claims\.inputs\.pair: data sets \['digits'\] are not among the experiment's",
+        ),
+        # a sweep claim on a table without a sweep, or at a value the sweep lacks
+        (
+            lambda c: claims(c)["ids"].append("jecl-gamma-default-top"),
+            r"claim 'jecl-gamma-default-top' compares swept values \(x\), and the experiment is "
+            r"not a sweep",
+        ),
+        (
+            lambda c: claims(c, "tiny-gamma")["ids"].append("jecl-gamma-default-top"),
+            r"tiny-gamma\.claims\.ids: claim 'jecl-gamma-default-top': the experiment runs "
+            r"nothing its left side names \(input=pair method=jecl x=0\.1\)",
+        ),
+        (
+            lambda c: c["experiments"]["tiny-dm2c"].update(metrics=["nmi", "purity"]),
+            r"tiny-dm2c\.claims\.ids: claim 'dm2c-kmeans-matches-deep' compares \['acc', 'ari', "
+            r"'fscore'\], none of which the experiment computes",
+        ),
+        (
+            lambda c: c["experiments"].update(claims=c["experiments"]["tiny"]),
+            r"^experiments\.claims: this name is reserved for the claims table",
+        ),
+        (lambda c: c.update(claims_file="no/such/claims.yaml"), r"^claims_file: no file .*no/such"),
+    ]
+
+
+@pytest.mark.parametrize(("edit", "message"), _claims_cases())
+def test_bad_claims_entry(edit, message: str) -> None:
+    cfg = tiny()
+    edit(cfg)
+    fails(cfg, message)
+
+
+def test_a_bad_claims_file_names_the_claim_and_key(tmp_path: Path) -> None:
+    claims = yaml.safe_load((REPO / "config/papers/claims.yaml").read_text())
+    claims["claims"][0]["relation"] = "beats"
+    (tmp_path / "claims.yaml").write_text(yaml.safe_dump(claims))
+    cfg = tiny()
+    cfg["claims_file"] = "claims.yaml"  # relative to the workflow's folder
+    with pytest.raises(ConfigError, match=r"claims\.yaml: claims\[0\] \(jecl-beats-concat-km\)"
+                       r"\.relation: 'beats' is not one of"):  # fmt: skip
+        Plan(cfg, basedir=tmp_path)
+
+
+def test_a_sweep_claim_is_checked_on_the_sweep_points() -> None:
+    cfg = tiny()
+    cfg["experiments"]["tiny-gamma"]["sweep"]["values"] = [0, 0.1, 0.5]
+    cfg["experiments"]["tiny-gamma"]["claims"] = {"ids": ["jecl-gamma-default-top"]}
+    plan = Plan(cfg)
+    assert "tiny-gamma" in plan.claims_experiments()
+    spec = plan.claims_spec()["experiments"]["tiny-gamma"]
+    assert {p["x"] for p in spec["points"]} == {0, 0.1, 0.5}
+    assert spec["sweep"]["parameter"] == "gamma"
+
+
+def test_claims_targets_tables_and_spec() -> None:
+    cfg = tiny()
+    plan = Plan(cfg)
+    # sorted: a configuration's key order (YAML dumps sort keys) never reruns the table
+    assert plan.claims_experiments() == ["tiny-dm2c", "tiny-jecl"]
+    assert plan.claims_tables() == ["results/tables/tiny-dm2c.csv", "results/tables/tiny-jecl.csv"]
+    assert plan.claims_path() == str(REPO / "config/papers/claims.yaml")
+    assert {"results/tables/claims.csv", "results/tables/claims.md"} <= set(plan.targets())
+    spec = plan.claims_spec()
+    assert spec["order"] == ["tiny-dm2c", "tiny-jecl"]
+    shuffled = dict(reversed(list(cfg["experiments"].items())))
+    assert Plan({**cfg, "experiments": shuffled}).claims_spec() == spec
+    assert spec["experiments"]["tiny-jecl"]["claims"] == {"ids": ["jecl-beats-ablations"]}
+    assert "runs" not in spec["experiments"]["tiny-jecl"]  # rerun the check on claims only
+    # another experiment's table the claims compare against is read too
+    cfg["experiments"]["tiny-dm2c"]["claims"]["with"] = ["tiny"]
+    assert Plan(cfg).claims_experiments() == ["tiny", "tiny-dm2c", "tiny-jecl"]
+    # selected experiments only; the table (every claim not run) is still made
+    cfg["targets"] = ["tiny-jule"]
+    chosen = Plan(cfg)
+    assert chosen.claims_experiments() == [] and chosen.claims_tables() == []
+    assert "results/tables/claims.csv" in chosen.targets()
+
+
 @pytest.mark.parametrize(("edit", "message"), _cases())
 def test_bad_config(edit, message: str) -> None:
     cfg = tiny()

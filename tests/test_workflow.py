@@ -69,6 +69,7 @@ def test_every_job_logged_and_benchmarked(tiny_run: Path) -> None:
         "summary_table",
         "tsne_figure",
         "sweep_figure",
+        "claims_table",
     ]:
         assert list((tiny_run / "logs" / rule).rglob("*.log")), rule
         assert list((tiny_run / "benchmarks/rules" / rule).rglob("*.tsv")), rule
@@ -164,7 +165,8 @@ def test_changing_gamma_reruns_only_that_jecl(tiny_run: Path, tmp_path: Path) ->
     cfg["methods"]["jecl"]["gamma"] = 0.3
     jobs = planned_jobs(tiny_run, "--configfile", str(write_config(tmp_path / "c.yaml", cfg)))
     assert {r for r, _ in jobs} == {
-        "cluster", "evaluate_run", "aggregate_runs", "summary_table", "sweep_figure", "all"
+        "cluster", "evaluate_run", "aggregate_runs", "summary_table", "sweep_figure",
+        "claims_table", "all",
     }  # fmt: skip
     runs = [wc for r, wc in jobs if r == "cluster"]
     # the method named jecl only: not its ablation, nor the gamma sweep (which sets gamma)
@@ -267,6 +269,10 @@ def test_same_seed_same_metrics(tiny_run: Path, tmp_path: Path) -> None:
             lambda c: c["experiments"]["tiny"]["runs"][0]["methods"].append("jecl"),
             r"method 'jecl' is multi-view and needs a composite input",
         ),
+        (
+            lambda c: c["experiments"]["tiny-jecl"]["claims"]["ids"].append("jecl-wins"),
+            r"experiments\.tiny-jecl\.claims\.ids: unknown claim 'jecl-wins'",
+        ),
     ],
 )
 def test_bad_config_fails_before_any_job(tmp_path: Path, edit, message: str) -> None:
@@ -281,6 +287,37 @@ def test_bad_config_fails_before_any_job(tmp_path: Path, edit, message: str) -> 
     assert not (work / "resources").exists() and not (work / "results").exists()
 
 
+def test_claims_table(tiny_run: Path) -> None:
+    got = pd.read_csv(tiny_run / "results/tables/claims.csv", keep_default_na=False)
+    listed = got[got["experiment"] != ""]
+    assert set(listed["experiment"]) == {"tiny-jecl", "tiny-dm2c"}
+    # full JECL against its one ablation that ran, on mfeat (one seed: no spread)
+    mfeat = listed[(listed["claim"] == "jecl-beats-ablations") & (listed["dataset"] == "mfeat")]
+    assert list(mfeat["metric"]) == ["acc", "nmi", "ari"]
+    assert set(mfeat["status"]) <= {"holds", "does not hold"}
+    assert set(mfeat["beyond_spread"]) == {"n/a (one seed)"}
+    assert mfeat["right"].str.startswith("w/o alignment [pair]").all()
+    assert mfeat["note"].str.contains("not run: input=pair method=jecl-no-reg").all()
+    summary = pd.read_csv(tiny_run / "results/tables/tiny-jecl.csv")
+    jecl = summary.set_index(["dataset", "input", "method", "metric"])["mean"]
+    for r in mfeat.itertuples():
+        assert float(r.left_mean) == pytest.approx(jecl[("mfeat", "pair", "jecl", r.metric)])
+        assert float(r.diff) == pytest.approx(float(r.left_mean) - float(r.right_mean))
+    # no ablation ran on the captioned digits
+    assert set(listed.loc[listed["dataset"] == "captioned", "status"]) == {"not run"}
+    # k-means against DKM on the mixed-modal data: ARI is not among tiny-dm2c's metrics
+    dm2c = listed[listed["claim"] == "dm2c-kmeans-matches-deep"].set_index("metric")
+    assert list(dm2c.index) == ["acc", "ari", "fscore"] and dm2c.loc["ari", "status"] == "not run"
+    assert set(dm2c.loc[["acc", "fscore"], "status"]) <= {"holds", "does not hold"}
+    assert set(dm2c.loc[["acc", "fscore"], "right"]) == {"dkm [pooled]"}
+    # every claim of the file is in the table; those no experiment lists are not run
+    claims = yaml.safe_load((REPO / "config/papers/claims.yaml").read_text())["claims"]
+    assert set(got["claim"]) == {c["id"] for c in claims}
+    assert set(got.loc[got["experiment"] == "", "status"]) == {"not run", "not machine-checkable"}
+    md = (tiny_run / "results/tables/claims.md").read_text()
+    assert "## Verdicts" in md and "| jecl-beats-ablations | JECL |" in md
+
+
 def test_lint_is_clean() -> None:
     for cfg in [REPO / "config/config.yaml", *sorted(REPO.glob("config/demo*.yaml")), TINY]:
         res = snakemake(REPO, "--lint", "--configfile", str(cfg))
@@ -293,6 +330,7 @@ def test_default_and_demo_configs_plan(tmp_path: Path) -> None:
         res = snakemake(tmp_path, "-n", "--configfile", str(cfg))
         assert res.returncode == 0, res.stderr[-3000:]
         assert "Job stats" in res.stdout + res.stderr
+        assert re.search(r"^claims_table\s+1$", res.stdout + res.stderr, re.M), cfg
 
 
 def test_report_lists_every_table_and_figure(tiny_run: Path) -> None:
@@ -314,6 +352,7 @@ def test_report_lists_every_table_and_figure(tiny_run: Path) -> None:
     for path in [*tables, *(tiny_run / "results/figures").glob("*.png")]:
         assert path.name in html, path.name
     assert "Shared baselines" in html  # the experiment's report category
+    assert "claims.csv" in html and "claims.md" in html and "Claims" in html
     assert "Tiny end-to-end check." in html  # the table caption renders the config
 
 

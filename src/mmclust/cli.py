@@ -235,6 +235,17 @@ def cmd_plan(a: argparse.Namespace) -> None:
     print(show(plan, a.experiment, cell=a.cell, changed_only=a.changed, as_json=a.json))  # noqa: T201
 
 
+def cmd_claims(a: argparse.Namespace) -> None:
+    from mmclust.report.claims import ClaimsError, write_claims_tables
+
+    try:
+        detail = write_claims_tables(a.claims, a.tables or [], a.spec, a.csv, a.md)
+    except ClaimsError as err:
+        raise SystemExit(str(err)) from None
+    counts = detail["status"].value_counts().to_dict()
+    log.info("claims: %s", ", ".join(f"{n} {s}" for s, n in counts.items()))
+
+
 # -- parser -------------------------------------------------------------------------
 
 
@@ -365,6 +376,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--cell", help="one table row: DATASET/INPUT/METHOD")
     s.add_argument("--changed", action="store_true", help="hide the estimators' defaults")
     s.add_argument("--json", action="store_true", help="machine-readable output")
+
+    s = add("claims", cmd_claims, "check the papers' claims on experiments' summary tables")
+    s.add_argument("--claims", required=True, help="the claims file (config/papers/claims.yaml)")
+    s.add_argument(
+        "--tables", nargs="*", help="summary tables results/tables/<experiment>.csv (named by stem)"
+    )
+    s.add_argument(
+        "--spec",
+        type=_json,
+        required=True,
+        help='{"experiments": {name: config entry}, "order": [names]}',
+    )
+    s.add_argument("--csv", required=True)
+    s.add_argument("--md", required=True)
     return p
 
 

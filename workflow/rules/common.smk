@@ -22,7 +22,10 @@ from mmclust.plan import Plan, Run, load_files, merge, paths  # noqa: E402  (no 
 CONFIGFILES = workflow.config_settings.configfiles or [
     Path(workflow.basedir) / "config" / "config.yaml"
 ]
-PLAN = Plan(merge(load_files(CONFIGFILES), dict(workflow.config_settings.config)))
+PLAN = Plan(
+    merge(load_files(CONFIGFILES), dict(workflow.config_settings.config)),
+    basedir=workflow.basedir,
+)
 config.clear()
 config.update(PLAN.config, _configfiles=PLAN.configfiles)
 
@@ -38,7 +41,8 @@ wildcard_constraints:
     raw=NAME,
     input=PART_NAME,
     method=SWEPT_NAME,
-    experiment=NAME,
+    # results/tables/claims.* is the claims table, not an experiment's
+    experiment=f"(?!claims(?![A-Za-z0-9-])){NAME}",
     seed=r"\d+",
 
 

@@ -101,3 +101,33 @@ rule sweep_figure:
     shell:
         "python -m mmclust sweep --runs {input} --spec {params.spec:q}"
         " --out {output.figure} --csv {output.csv} 2> {log}"
+
+
+rule claims_table:
+    input:
+        claims=PLAN.claims_path(),
+        tables=PLAN.claims_tables(),
+    output:
+        csv=report(
+            "results/tables/claims.csv",
+            caption="../report/claims.rst",
+            category="Claims",
+            labels={"table": "claims", "format": "CSV (tidy)"},
+        ),
+        md=report(
+            "results/tables/claims.md",
+            caption="../report/claims.rst",
+            category="Claims",
+            labels={"table": "claims", "format": "Markdown"},
+        ),
+    log:
+        "logs/claims_table/claims.log",
+    benchmark:
+        "benchmarks/rules/claims_table/claims.tsv"
+    conda:
+        "../../envs/report.yaml"
+    params:
+        spec=to_json(PLAN.claims_spec()),
+    shell:
+        "python -m mmclust claims --claims {input.claims} --spec {params.spec:q}"
+        " --csv {output.csv} --md {output.md} --tables {input.tables} 2> {log}"

@@ -45,23 +45,85 @@ CNN (per data set, from the authors' model definitions)
 Weighted triplet loss
     mean over triplets of max(0, γ ‖f_a - f_p‖² - ‖f_a - f_n‖² + margin).  In
     each mini-batch every pair of samples of one cluster is an (anchor,
-    positive) pair (anchor the earlier one) and gets up to ``n_negatives`` =
-    20 negatives drawn without replacement among the batch's samples of
-    other clusters (``negatives="batch"``, the code's sampling, the
-    default) or only of the anchor cluster's K_c nearest clusters by
-    affinity (``negatives="neighbours"``, the paper's wording; a pair gets
-    no triplet when no such sample is in the batch).  γ = 1 is the code's
-    default and is ours (the paper's table says 2; the code's help says
-    1-2); margin 0.2 (code).  A batch without any triplet is still passed
-    forward in training mode (batch-norm statistics, as in the code) but
-    makes no optimiser step.
+    positive) pair (anchor the earlier one).  Its negatives are drawn without
+    replacement among the batch's samples of other clusters
+    (``negatives="batch"``, the code's pool, the default) or only of the
+    anchor cluster's K_c nearest clusters by affinity
+    (``negatives="neighbours"``, the paper's wording; a pair gets no triplet
+    when no such sample is in the batch).  γ = 1 is the code's default and is
+    ours (the paper's table says 2; the code's help says 1-2); margin 0.2
+    (code).
+
+Negatives per pair (``negatives_count``; the paper does not give the rule)
+    The authors' ``organize_samples`` (train.lua) means to give each pair
+    min(20, clusters in the batch - 1) negatives: when the batch holds at
+    most 20 clusters it assigns clusters - 1, but to a new local variable
+    declared inside that conditional block, which goes out of scope where
+    the block ends; the count used afterwards stays the option's 20.  Its
+    sampling loop then draws batch positions uniformly, keeping a draw that is
+    new and of another cluster, and stops once the running triplet count is
+    ≡ 1 modulo 20; that test also runs after a rejected draw, and every pair
+    starts at a count ≡ 1, so a pair whose *first* draw is rejected (a sample
+    of its own cluster, itself included: probability = its cluster's share of
+    the batch) gets no negative at all, and any other pair gets exactly 20.
+    (The rows reserved for the pairs left without negatives keep index 0,
+    outside Lua's 1-based range: what the GPU library made of them cannot be
+    read from the code; they are left out here.  A pair that passes the first
+    draw with fewer than 20 candidates in the batch would loop forever there;
+    here it takes them all.)  The values:
+
+    ``"first-draw"`` (default: the code as it runs)
+        ``n_negatives`` negatives (every candidate when fewer), none when the
+        pair's first uniform draw over the batch is not a candidate.
+    ``"clusters"`` (what the code intends)
+        min(``n_negatives``, number of clusters in the batch - 1).
+    ``"available"``
+        min(``n_negatives``, number of candidates in the batch).
+
+Triplet gradient (``triplet_gradient``)
+    ``"loss"`` (default) back-propagates the loss above.  The authors'
+    criterion (``criterions/TripletEmbedding.lua``) computes its input
+    gradients by multiplying its anchor and positive inputs in place (by
+    γ - 1 and γ) and then reusing the overwritten tensors, so it passes back, per
+    active triplet and times 2/N, (γ-1)f_a + f_n - γ f_p to the anchor (the
+    loss's own gradient), γ(γ f_p - (γ-1) f_a) to the positive and
+    (γ-1) f_a - f_n to the negative; at γ = 1 the latter two are radial and
+    the final L2 normalisation removes them, so only anchors learn.
+    ``"torch7"`` reproduces exactly these gradients (for any γ).  The paper
+    states the loss, so its gradient is the default.
 
 Optimisation (code)
     SGD, momentum 0.9, weight decay 5e-5, batch 100, learning rate
     0.01 · (1 + 1e-4 · t)^(-0.75) with t the mini-batch count over the whole
-    run; the optimiser's state persists across periods.  Features for the
-    graph are extracted in evaluation mode (the code extracts them with the
-    network still in training mode).
+    run; the optimiser's state persists across periods.  ``dampening``: the
+    code calls Torch7's ``optim.sgd`` without one, and that function then
+    takes dampening = momentum (buffer ← μ·buffer + (1 - μ)·g, the first
+    buffer being g), so at momentum 0.9 its steady step is lr·g, 10× smaller
+    than with PyTorch's default (dampening 0, step lr·g/(1-μ)).  The paper is
+    silent; the default ``dampening=None`` follows the code (equal to
+    ``momentum``); 0 gives PyTorch's convention.  Weight decay is added to the
+    gradient before the momentum, as in both libraries.  The code calls the
+    optimiser on every mini-batch, also on one without any triplet (its
+    gradient is then zero, and weight decay and momentum still move the
+    weights); ``step_without_triplets=True`` (default) does the same, False
+    skips the step.  Such a batch is always passed forward in training mode
+    (batch-norm statistics, as in the code).  Features for the graph are
+    extracted in evaluation mode (the code extracts them with the network
+    still in training mode).
+
+Defaults
+    Where the paper is silent (dampening, the negatives rule, steps on
+    batches without triplets) the defaults are the authors' code's, the code
+    that produced the paper's numbers; ``dampening=0,
+    negatives_count="available", step_without_triplets=False`` is the
+    PyTorch-convention variant this module used before.
+
+Convergence record (``convergence_``)
+    JULE always ends at the target number of clusters unless the 1-NN
+    initialisation gives fewer or the agglomeration runs out of merges: the
+    rule is "the final re-clustering reached ``n_clusters``".  The record
+    also holds the training periods run, the epochs per period and in all,
+    the last trained period's mean triplet loss, and the cluster counts.
 
 Transfer (the paper's transfer table; :func:`extract_layer`)
     The CNN learned on one data set represents the images of another, which
@@ -111,13 +173,21 @@ __all__ = [
     "ARCHITECTURES",
     "JULE",
     "LAYERS",
+    "NEGATIVE_COUNTS",
+    "TRIPLET_GRADIENTS",
     "JuleCNN",
     "extract_layer",
     "load_network",
     "sample_triplets",
     "to_image_shape",
+    "torch7_triplet_surrogate",
     "weighted_triplet_loss",
 ]
+
+#: rules for the number of negatives per (anchor, positive) pair (module docstring)
+NEGATIVE_COUNTS: tuple[str, ...] = ("first-draw", "clusters", "available")
+#: what the triplet loss back-propagates (module docstring)
+TRIPLET_GRADIENTS: tuple[str, ...] = ("loss", "torch7")
 
 #: layers whose activations can be extracted: the top (160-d output) and the blocks below it
 LAYERS: tuple[str, ...] = NETWORK_LAYERS["jule"]
@@ -226,16 +296,25 @@ def sample_triplets(
     n_negatives: int,
     generator: torch.Generator | None = None,
     allowed: torch.Tensor | None = None,
+    count: str = "available",
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Triplets (anchor, positive, negative) of positions in a mini-batch.
 
     Every pair i < j with ``labels[i] == labels[j]`` is an (anchor, positive)
-    pair and gets up to ``n_negatives`` distinct negatives drawn uniformly
-    without replacement among the positions of other clusters; ``allowed``
-    (B × B bool) further restricts the negatives of anchor i to the positions
-    k with ``allowed[i, k]``.  Returns three int64 tensors of equal length
-    (on the CPU).
+    pair.  Its candidate negatives are the positions of other clusters
+    (``allowed`` (B × B bool) further restricts those of anchor i to the k
+    with ``allowed[i, k]``); it gets distinct candidates drawn uniformly
+    without replacement, as many as ``count`` says:
+
+    ``"available"``: min(``n_negatives``, its candidates);
+    ``"clusters"``: min(``n_negatives``, clusters in the batch - 1, its candidates);
+    ``"first-draw"``: min(``n_negatives``, its candidates), or none when a
+    first uniform draw over the batch's B positions is not a candidate.
+
+    Returns three int64 tensors of equal length (on the CPU).
     """
+    if count not in NEGATIVE_COUNTS:
+        raise ValueError(f"count must be one of {NEGATIVE_COUNTS}, got {count!r}")
     y = labels.detach().cpu()
     B = y.numel()
     empty = torch.empty(0, dtype=torch.long)
@@ -253,7 +332,12 @@ def sample_triplets(
     keys = torch.rand(a.numel(), B, generator=generator)
     keys[~cand] = 2.0
     vals, neg = torch.topk(keys, min(int(n_negatives), B), dim=1, largest=False)
-    ok = vals < 1.5
+    ok = vals < 1.5  # candidates come first (keys < 1), in random order
+    if count == "clusters":
+        ok[:, max(0, int(torch.unique(y).numel()) - 1) :] = False
+    elif count == "first-draw":
+        first = torch.randint(0, B, (a.numel(),), generator=generator)
+        ok &= cand[torch.arange(a.numel()), first][:, None]
     counts = ok.sum(1)
     return a.repeat_interleave(counts), p.repeat_interleave(counts), neg[ok]
 
@@ -271,6 +355,34 @@ def weighted_triplet_loss(
     d_pos = (fa - f[p]).pow(2).sum(1)
     d_neg = (fa - f[n]).pow(2).sum(1)
     return F.relu(gamma * d_pos - d_neg + margin).mean()
+
+
+def torch7_triplet_surrogate(
+    f: torch.Tensor,
+    a: torch.Tensor,
+    p: torch.Tensor,
+    n: torch.Tensor,
+    gamma: float = 1.0,
+    margin: float = 0.2,
+) -> torch.Tensor:
+    """A scalar whose gradient w.r.t. ``f`` is what the authors' criterion passes back.
+
+    Per active triplet (γ‖f_a - f_p‖² - ‖f_a - f_n‖² + margin > 0), times 2/N
+    (N triplets): (γ-1)f_a + f_n - γf_p to the anchor, γ(γf_p - (γ-1)f_a) to
+    the positive, (γ-1)f_a - f_n to the negative (module docstring).  Its
+    value is not the loss: use :func:`weighted_triplet_loss` for that.
+    """
+    fa, fp, fn = f[a], f[p], f[n]
+    with torch.no_grad():
+        d = gamma * (fa - fp).pow(2).sum(1) - (fa - fn).pow(2).sum(1) + margin
+        w = (d > 0).to(f.dtype)[:, None] * (2.0 / max(a.numel(), 1))
+        grad_p = w * gamma * (gamma * fp - (gamma - 1.0) * fa)
+        grad_n = w * ((gamma - 1.0) * fa - fn)
+    # the anchor's part is the loss's own gradient: the loss with p and n held fixed
+    d_pos = (fa - fp.detach()).pow(2).sum(1)
+    d_neg = (fa - fn.detach()).pow(2).sum(1)
+    anchor_part = F.relu(gamma * d_pos - d_neg + margin).mean()
+    return anchor_part + (fp * grad_p).sum() + (fn * grad_n).sum()
 
 
 class JULE(ClusterMixin, BaseEstimator):
@@ -308,12 +420,27 @@ class JULE(ClusterMixin, BaseEstimator):
     margin : float, default 0.2
     n_negatives : int, default 20
     negatives : {"batch", "neighbours"}, default "batch"
+        Pool of the negatives: other clusters in the batch (code), or only
+        the K_c nearest clusters (paper's wording).
+    negatives_count : {"first-draw", "clusters", "available"}, default "first-draw"
+        Negatives per pair: the code as it runs, the code's intent
+        (min(n_negatives, clusters in the batch - 1)), or min(n_negatives,
+        candidates in the batch).  See the module docstring.
+    triplet_gradient : {"loss", "torch7"}, default "loss"
+        Back-propagate the loss (paper), or the authors' criterion's
+        gradients (only anchors learn at gamma = 1).
+    step_without_triplets : bool, default True
+        Call the optimiser on a batch without triplets too (zero gradient;
+        weight decay and momentum still act), as the code does.
     batch_size : int, default 100
     lr : float, default 0.01
     lr_gamma : float, default 1e-4
     lr_power : float, default 0.75
         lr_t = lr · (1 + lr_gamma · t)^(-lr_power).
     momentum : float, default 0.9
+    dampening : float or None, default None
+        Momentum dampening; None = ``momentum`` (Torch7's ``optim.sgd``, the
+        authors' code); 0 = PyTorch's default.
     weight_decay : float, default 5e-5
     init_std : float, default 0.01
     knn_block_size : int, default 4096
@@ -330,6 +457,11 @@ class JULE(ClusterMixin, BaseEstimator):
         loss (mean triplet loss over the period's batches with triplets, nan
         when none), n_triplets, trained (bool)
     n_initial_clusters_ : int, 1-NN clusters of the pixels
+    convergence_ : dict, label-free record of the run: converged (the final
+        re-clustering reached n_clusters), rule, periods (training periods
+        run), epochs_per_period, epochs, final_loss (mean triplet loss of the
+        last trained period; None when it had no triplet), n_clusters (final),
+        n_initial_clusters, n_triplets (over the whole run)
     module_ : JuleCNN
     """
 
@@ -357,11 +489,15 @@ class JULE(ClusterMixin, BaseEstimator):
         margin: float = 0.2,
         n_negatives: int = 20,
         negatives: str = "batch",
+        negatives_count: str = "first-draw",
+        triplet_gradient: str = "loss",
+        step_without_triplets: bool = True,
         batch_size: int = 100,
         lr: float = 0.01,
         lr_gamma: float = 1e-4,
         lr_power: float = 0.75,
         momentum: float = 0.9,
+        dampening: float | None = None,
         weight_decay: float = 5e-5,
         init_std: float = 0.01,
         knn_block_size: int = 4096,
@@ -391,11 +527,15 @@ class JULE(ClusterMixin, BaseEstimator):
         self.margin = margin
         self.n_negatives = n_negatives
         self.negatives = negatives
+        self.negatives_count = negatives_count
+        self.triplet_gradient = triplet_gradient
+        self.step_without_triplets = step_without_triplets
         self.batch_size = batch_size
         self.lr = lr
         self.lr_gamma = lr_gamma
         self.lr_power = lr_power
         self.momentum = momentum
+        self.dampening = dampening
         self.weight_decay = weight_decay
         self.init_std = init_std
         self.knn_block_size = knn_block_size
@@ -449,6 +589,36 @@ class JULE(ClusterMixin, BaseEstimator):
             raise ValueError(f"negatives must be 'batch' or 'neighbours', got {self.negatives!r}")
         if self.unroll == "partial" and not 0 < self.eta <= 1:
             raise ValueError(f"eta must be in (0, 1], got {self.eta}")
+        if self.negatives_count not in NEGATIVE_COUNTS:
+            raise ValueError(
+                f"negatives_count must be one of {', '.join(NEGATIVE_COUNTS)}, "
+                f"got {self.negatives_count!r}"
+            )
+        if self.triplet_gradient not in TRIPLET_GRADIENTS:
+            raise ValueError(
+                f"triplet_gradient must be one of {', '.join(TRIPLET_GRADIENTS)}, "
+                f"got {self.triplet_gradient!r}"
+            )
+        if self.dampening is not None and not 0 <= self.dampening <= 1:
+            raise ValueError(f"dampening must be None or in [0, 1], got {self.dampening}")
+
+    def _dampening(self) -> float:
+        """The dampening used: ``momentum`` when None (Torch7's optim.sgd)."""
+        return float(self.momentum if self.dampening is None else self.dampening)
+
+    def _optimizer(self, params: Any) -> torch.optim.SGD:
+        """SGD with the estimator's momentum, dampening and weight decay.
+
+        PyTorch's ``dampening`` has the meaning of Torch7's (buffer ← μ·buffer
+        + (1 - d)·g, the first buffer being g).
+        """
+        return torch.optim.SGD(
+            params,
+            lr=self.lr,
+            momentum=self.momentum,
+            dampening=self._dampening(),
+            weight_decay=self.weight_decay,
+        )
 
     def _engine(self, feats: np.ndarray, labels: np.ndarray | None) -> GDLAgglomeration:
         graph = build_graph(
@@ -508,19 +678,29 @@ class JULE(ClusterMixin, BaseEstimator):
                 allowed = None
                 if nb_all is not None:
                     allowed = (nb_all[y][:, :, None] == y[None, None, :]).any(1)
-                a, p, neg = sample_triplets(y, self.n_negatives, gen, allowed)
+                a, p, neg = sample_triplets(
+                    y, self.n_negatives, gen, allowed, count=self.negatives_count
+                )
                 x = images[idx.to(images.device)]
                 if a.numel() == 0:
-                    with torch.no_grad():
-                        module(x)  # batch-norm statistics, as a forward pass in the code
+                    if not self.step_without_triplets:
+                        with torch.no_grad():
+                            module(x)  # batch-norm statistics, as a forward pass in the code
+                        continue
+                    # as the code: a forward pass, a zero gradient, an optimiser step
+                    opt.zero_grad(set_to_none=True)
+                    (module(x).sum() * 0.0).backward()
+                    opt.step()
                     continue
                 dev = images.device
                 f = module(x)
-                loss = weighted_triplet_loss(
-                    f, a.to(dev), p.to(dev), neg.to(dev), self.gamma, self.margin
-                )
+                a, p, neg = a.to(dev), p.to(dev), neg.to(dev)
+                loss = weighted_triplet_loss(f, a, p, neg, self.gamma, self.margin)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                if self.triplet_gradient == "torch7":
+                    torch7_triplet_surrogate(f, a, p, neg, self.gamma, self.margin).backward()
+                else:
+                    loss.backward()
                 opt.step()
                 losses.append(float(loss.detach()))
                 n_trip += int(a.numel())
@@ -546,9 +726,7 @@ class JULE(ClusterMixin, BaseEstimator):
                     mod.weight.normal_(0.0, self.init_std, generator=init_gen)
                     mod.bias.zero_()
         module = module.to(self._device)
-        opt = torch.optim.SGD(
-            module.parameters(), lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay
-        )
+        opt = self._optimizer(module.parameters())
         images = as_tensor(X, self._device).view(n, *shape)
         self._iter = 0
         K = self.n_clusters
@@ -604,8 +782,28 @@ class JULE(ClusterMixin, BaseEstimator):
         self.embedding_ = feats
         self.module_ = module
         self._shape_ = shape
+        self.convergence_ = self._convergence_record(engine.n_clusters)
         log.info("JULE: %d clusters after the final re-clustering", engine.n_clusters)
         return self
+
+    def _convergence_record(self, final_clusters: int) -> dict[str, Any]:
+        trained = [h for h in self.history_ if h["trained"]]
+        last = trained[-1]["loss"] if trained else float("nan")
+        return {
+            "converged": bool(final_clusters == self.n_clusters),
+            "rule": (
+                "the final re-clustering of the learned features reached n_clusters "
+                "(JULE merges down to it; it fails only when the 1-NN initialisation gives "
+                "fewer clusters or no merge is left)"
+            ),
+            "periods": len(trained),
+            "epochs_per_period": int(self.epochs_per_period),
+            "epochs": len(trained) * int(self.epochs_per_period),
+            "final_loss": None if math.isnan(last) else float(last),
+            "n_clusters": int(final_clusters),
+            "n_initial_clusters": int(self.n_initial_clusters_),
+            "n_triplets": int(sum(h["n_triplets"] for h in self.history_)),
+        }
 
     def transform(self, X: np.ndarray, layer: str = "top") -> np.ndarray:
         """CNN features of new images (rows of ``image_shape``) at ``layer``.

@@ -251,6 +251,27 @@ def _check_experiment(plan: Plan, name: str, exp: dict[str, Any]) -> None:
             raise ConfigError(f"{where}.tsne[{i}].seed: {fig['seed']} is not in its seeds")
 
 
+def check_claims(plan: Plan) -> dict[str, Any]:
+    """The claims file is valid, and every claim an experiment lists can be compared on the
+    rows the experiment will have (:func:`mmclust.report.claims.check_planned`)."""
+    from mmclust.report import claims as cl
+
+    if "claims" in plan.experiments:
+        raise ConfigError(
+            "experiments.claims: this name is reserved for the claims table "
+            "(results/tables/claims.csv); rename the experiment"
+        )
+    path = plan.claims_path()
+    try:
+        claims = cl.load_claims(path)
+        cl.check_planned(claims, plan.experiments)
+    except FileNotFoundError:
+        raise ConfigError(f"claims_file: no file {path}") from None
+    except cl.ClaimsError as err:
+        raise ConfigError(str(err)) from None
+    return claims
+
+
 def pretrain_settings(plan: Plan, dataset: str, cache: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """A data set's pretraining settings: ``pretrain.default`` with the overrides of its
     lineage, validated against the autoencoder schema (whose defaults fill the rest).

@@ -45,6 +45,10 @@ MIXED_MODAL_METRICS = frozenset(
     {"acc_a", "nmi_a", "acc_b", "nmi_b", "acc_b_via_a", "modality_split"}
 )
 
+#: the repository: relative paths of the configuration (the claims file) are read from here
+#: unless the workflow gives its own folder (``Plan(config, basedir=...)``)
+REPO = Path(__file__).resolve().parents[3]
+
 #: the kinds of input, in the order they are recognised (see Plan.input_kind)
 INPUT_KINDS = ("part", "combine", "from_run", "from_model", "derived", "extractor", "plain")
 
@@ -107,9 +111,11 @@ class Plan:
 
     ``config`` is the merged configuration (includes already resolved, see
     :func:`mmclust.plan.loading.load_files`); it is copied, never edited.
+    ``basedir`` is the workflow's folder, which ``claims_file`` is relative to
+    (default: this repository).
     """
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
+    def __init__(self, config: Mapping[str, Any], basedir: str | Path | None = None) -> None:
         from mmclust.plan import checks, sweeps
 
         raw = {k: v for k, v in config.items() if k != SOURCES}
@@ -133,6 +139,9 @@ class Plan:
         checks.check_plan(self)
         self._add_part_inputs()
         checks.check_part_inputs(self)
+        self.basedir = Path(basedir) if basedir is not None else REPO
+        #: the papers' claims (mmclust.report.claims), checked against the experiments
+        self.claims = checks.check_claims(self)
         cache: dict[str, dict[str, Any]] = {}
         self._pretrain = {ds: checks.pretrain_settings(self, ds, cache) for ds in self.datasets}
 
@@ -525,9 +534,36 @@ class Plan:
                     return name
         return None
 
+    # -- the papers' claims -----------------------------------------------------------------
+    def claims_path(self) -> str:
+        """The claims file (``claims_file``, relative to the workflow's folder)."""
+        return str(self.basedir / self.config["claims_file"])
+
+    def claims_experiments(self) -> list[str]:
+        """The selected experiments that list claims and the experiments whose tables
+        their claims also compare against (``claims.with``), sorted by name (the claims
+        table's order: the same whatever the order of the configuration's keys)."""
+        exps = self.experiments
+        names = [n for n in self.selected_experiments() if exps[n].get("claims")]
+        return sorted({*names, *(w for n in names for w in exps[n]["claims"].get("with", []))})
+
+    def claims_tables(self) -> list[str]:
+        """The summary tables the claims table reads."""
+        return [paths.table_files(n)[0] for n in self.claims_experiments()]
+
+    def claims_spec(self) -> dict[str, Any]:
+        """What the claims check reads of each experiment: its claims entry, method names
+        and labels, and a sweep's points."""
+        keys = ("claims", "paper_names", "labels", "sweep", "points")
+        order = self.claims_experiments()
+        spec = {n: {k: self.experiments[n][k] for k in keys if k in self.experiments[n]}
+                for n in order}  # fmt: skip
+        return {"experiments": spec, "order": order}
+
     def targets(self) -> list[str]:
-        """The default targets: the selected experiments' tables and figures and
-        every configured input of the data sets they use."""
+        """The default targets: the selected experiments' tables and figures, every
+        configured input of the data sets they use, and the claims table (every claim of
+        the claims file: those no selected experiment tests are listed as not run)."""
         chosen = self.selected_experiments()
         everything = self.config.get("targets") is None
         used = {self.derived_root(ds) for name in chosen for ds in self.experiment_datasets(name)}
@@ -545,4 +581,4 @@ class Plan:
             ]
             if self.experiments[name].get("sweep"):
                 out += paths.sweep_files(name)
-        return out
+        return out + paths.claims_files()

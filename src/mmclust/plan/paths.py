@@ -44,5 +44,10 @@ def sweep_files(experiment: str) -> list[str]:
     return [f"results/figures/{experiment}.png", f"results/tables/{experiment}_sweep.csv"]
 
 
+def claims_files() -> list[str]:
+    """The claims table (the name ``claims`` is reserved: no experiment may take it)."""
+    return [f"results/tables/claims.{ext}" for ext in ("csv", "md")]
+
+
 def tsne_path(dataset: str, input: str, method: str, seed: int | str) -> str:
     return f"results/figures/tsne_{dataset}_{input}_{method}_seed{seed}.png"
