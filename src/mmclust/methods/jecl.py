@@ -83,6 +83,7 @@ from mmclust.nn.utils import (
     resolve_device,
     seed_everything,
 )
+from mmclust.validation import check_all_finite
 
 log = logging.getLogger(__name__)
 _EPS = 1e-12
@@ -342,6 +343,7 @@ class JECL(MultiViewMixin, ClusterMixin, BaseEstimator):
                 idx = idx.to(device)
                 if it % self.update_interval == 0:
                     p_all = self._joint_target(encoders, mus, X, M, weights)
+                    check_all_finite(p_all, "JECL", f"iteration {it}", "joint target")
                     labels = p_all.argmax(1).cpu().numpy()
                     delta = 1.0 if previous is None else float((labels != previous).mean())
                     previous = labels
