@@ -55,8 +55,11 @@ def _build_feature_set(
         parts = files.get("parts") or []
         if len(parts) != len(spec["combine"]):
             raise DatasetError(f"a composite input needs one part file per {spec['combine']}")
+        loaded = [FeatureSet.load(p) for p in parts]
+        for path, part in zip(parts, loaded, strict=True):
+            check_input_file(part, path)
         return combine_inputs(
-            [FeatureSet.load(p) for p in parts],
+            loaded,
             spec["combine"],
             mode=spec.get("mode", "concat"),
             transform=spec.get("transform", "none"),
@@ -138,6 +141,15 @@ def check_view_present(ds: MultiViewDataset, spec: dict[str, Any], data_file: An
                 "nothing to extract: fill the view (the captions column of captions.tsv) or "
                 "drop this input and the runs that use it"
             )
+
+
+def check_input_file(fs: FeatureSet, path: Any) -> None:
+    """An input read from a file (a composite's part) is finite where present."""
+    from mmclust.validation import check_finite
+
+    check_finite(
+        fs.X, str(path), rows=fs.mask, fix="rebuild that input, or fix the values it was made from"
+    )
 
 
 def check_output(fs: FeatureSet, settings: dict[str, Any], files: dict[str, Any]) -> None:
