@@ -236,12 +236,21 @@ def test_a_multiview_fit_ignores_values_of_absent_rows():
     assert not masks[1][8]
 
 
-@pytest.mark.parametrize(("k", "n"), [(1, 10), (0, 10), (11, 10)])
-def test_k_below_two_or_above_n_is_an_error_naming_both(k, n):
+@pytest.mark.parametrize(("k", "n"), [(0, 10), (11, 10)])
+def test_k_below_one_or_above_n_is_an_estimator_error_naming_both(k, n):
     from mmclust.methods.kmeans import KMeansBaseline
 
     with pytest.raises(ValueError, match=rf"n_clusters = {k}"):
         KMeansBaseline(n_clusters=k).fit(_clean(n=n))
+
+
+@pytest.mark.parametrize(("k", "n"), [(1, 10), (11, 10)])
+def test_the_clustering_job_needs_two_to_n_clusters(k, n):
+    from mmclust.fitting import RunError, fit_run
+
+    fs = FeatureSet(X=_clean(n=n), mask=np.ones(n, bool))
+    with pytest.raises(RunError, match=rf"k = {k} clusters for {n} samples: .*2 <= k <= n"):
+        fit_run(fs, {"estimator": "kmeans"}, {"k": k, "views": {}}, 0)
 
 
 def test_fit_run_checks_k_against_the_training_rows():

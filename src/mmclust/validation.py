@@ -119,12 +119,14 @@ def check_all_finite(value: Any, who: str, step: str, what: str = "soft assignme
 
 
 def check_n_clusters(n_clusters: int, n_samples: int, who: str) -> None:
-    """``2 <= n_clusters <= n_samples``, else a ValueError that says which and why."""
-    if n_clusters < 2:
-        raise ValueError(
-            f"{who}: n_clusters = {n_clusters}; clustering needs k >= 2 (k is the number of "
-            "classes of the data set: a data set with one class scores 1.0 by construction)"
-        )
+    """``1 <= n_clusters <= n_samples``, else a ValueError that says which and why.
+
+    An estimator accepts k = 1 (one cluster is a valid, if trivial, answer);
+    the workflow asks for k >= 2 (a data set needs two classes, and the
+    clustering job checks k before it fits: :func:`mmclust.fitting.fit_run`).
+    """
+    if n_clusters < 1:
+        raise ValueError(f"{who}: n_clusters = {n_clusters}; it must be at least 1")
     if n_clusters > n_samples:
         raise ValueError(
             f"{who}: n_clusters = {n_clusters} is more than the {n_samples} samples it is "

@@ -80,7 +80,7 @@ def check_input(X: Any, n_clusters: int | None, who: str) -> np.ndarray:
 
     ``X`` must be a 2-d numeric matrix of finite values (a
     :class:`~mmclust.validation.NonFiniteError` names the first bad row and
-    column) with at least ``n_clusters`` >= 2 rows.  ``who`` names the
+    column) with at least ``n_clusters`` >= 1 rows.  ``who`` names the
     estimator in the messages.
     """
     X = np.asarray(X)
