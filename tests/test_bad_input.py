@@ -587,6 +587,19 @@ def test_config_mistakes_are_named_before_any_job(edit, pattern):
     _config_fails(cfg, pattern)
 
 
+def test_kmeans_on_captions_some_images_lack_is_an_error_before_any_job():
+    cfg = _own(_tiny(), captions={"views": ["text"], "extractor": "bow"})
+    cfg["datasets"]["mine-30"] = {"derived_from": "mine", "missing": {"view": "text", "rate": 0.3}}
+    cfg["experiments"] = {
+        "mine": {
+            "description": "captions with some missing",
+            "seeds": [0],
+            "runs": [{"dataset": "mine-30", "input": "captions", "methods": ["kmeans"]}],
+        }
+    }
+    _config_fails(cfg, r"method 'kmeans' reads one matrix .* removes view 'text'.*jecl")
+
+
 def test_cuda_without_a_gpu_is_an_error_before_any_job(monkeypatch):
     from mmclust.plan import checks
 

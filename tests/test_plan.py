@@ -519,3 +519,27 @@ def test_cuda_devices_reads_no_torch() -> None:
     from mmclust.plan.checks import cuda_devices
 
     assert cuda_devices() >= 0
+
+
+def test_single_view_methods_on_views_some_samples_lack_are_errors_before_any_job() -> None:
+    cfg = tiny()
+    cfg["experiments"]["tiny-missing"]["runs"].append(
+        {"dataset": "captioned", "input": "doc2vec", "methods": ["kmeans"]}
+    )
+    fails(
+        cfg,
+        r"experiments\.tiny-missing\.runs\[\d+\]: method 'kmeans' reads one matrix and needs every "
+        r"sample to have the views of input 'doc2vec', but data set "
+        r"'captioned\.missing-text-0\.5' \(missing: .*\) removes view 'text'",
+    )
+    cfg = tiny()
+    cfg["experiments"]["tiny-dm2c"]["runs"].append(
+        {"dataset": "mfeat-mixed", "input": "fou", "methods": ["dec"]}
+    )
+    fails(cfg, r"runs\[2\]: method 'dec' .* the mixed-modal data set 'mfeat-mixed' removes view")
+    cfg = tiny()
+    # image-only inputs of the missing-caption points, pooled and multi-view inputs are fine
+    cfg["experiments"]["tiny-missing"]["runs"].append(
+        {"dataset": "captioned", "input": "efficientnet", "methods": ["kmeans"]}
+    )
+    Plan(cfg)

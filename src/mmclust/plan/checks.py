@@ -262,7 +262,17 @@ def _check_experiment(plan: Plan, name: str, exp: dict[str, Any]) -> None:
                 f"{where}.runs[{i}].input: data set {ds!r} has no input {inp!r} "
                 f"(define it under inputs.{plan.derived_root(ds)})"
             )
+        partial = _partial_views(plan, ds, inp)
         for m in run["methods"]:
+            if partial and not plan.is_multiview(m):
+                view, why = next(iter(partial.items()))
+                raise ConfigError(
+                    f"{where}.runs[{i}]: method {m!r} reads one matrix and needs every sample "
+                    f"to have the views of input {inp!r}, but {why} removes view {view!r} from "
+                    "some samples: use a multi-view method (e.g. jecl) on a composite input, a "
+                    "pooled composite (mode: pool) for mixed-modal data, or an input without "
+                    f"{view!r}"
+                )
             if plan.is_multiview(m) and "combine" not in plan.input_spec(ds, inp):
                 raise ConfigError(
                     f"{where}.runs[{i}]: method {m!r} is multi-view and needs a composite "
@@ -284,6 +294,26 @@ def _check_experiment(plan: Plan, name: str, exp: dict[str, Any]) -> None:
             raise ConfigError(f"{where}.tsne[{i}]: {key} is not among the experiment's runs")
         if "seed" in fig and fig["seed"] not in exp["seeds"]:
             raise ConfigError(f"{where}.tsne[{i}].seed: {fig['seed']} is not in its seeds")
+
+
+def _partial_views(plan: Plan, ds: str, inp: str) -> dict[str, str]:
+    """The views an input reads that the data set's lineage removes from some samples
+    (``missing`` with a rate above 0, ``mixed_from``), with what removes them; empty for
+    inputs whose every row is present whatever the views (a run's embedding, a pooled
+    composite)."""
+    spec = plan.input_spec(ds, inp)
+    if "from_run" in spec or "from_model" in spec or spec.get("mode") == "pool":
+        return {}
+    removed: dict[str, str] = {}
+    for name in plan.lineage(ds):
+        entry = plan.datasets[name]
+        missing = entry.get("missing")
+        if missing and missing["rate"] > 0:
+            removed.setdefault(missing["view"], f"data set {name!r} (missing: {missing})")
+        if "mixed_from" in entry:
+            for view in entry.get("views", ("image", "text")):
+                removed.setdefault(view, f"the mixed-modal data set {name!r}")
+    return {v: removed[v] for v in plan.input_views(ds, inp) if v in removed}
 
 
 def pretrain_settings(plan: Plan, dataset: str, cache: dict[str, dict[str, Any]]) -> dict[str, Any]:
