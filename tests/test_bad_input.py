@@ -145,6 +145,18 @@ def test_the_features_command_leaves_no_file_on_a_nan(tmp_path, caplog):
     assert f"building input {out}" in caplog.text and "row 2, column 1" in caplog.text
 
 
+def test_prepare_warns_about_a_view_with_nan(tmp_path, caplog):
+    x = _clean()
+    x[12, 0] = np.nan
+    _vectors(tmp_path, x)
+    spec = {"derived_from": "vec", "per_class": 20, "seed": 0}  # every row kept
+    args = ["prepare", "--name", "sub", "--spec", json.dumps(spec), "--base"]
+    with caplog.at_level(logging.WARNING):
+        assert main([*args, str(tmp_path / "ds"), "--out", str(tmp_path / "sub")]) == 0
+    assert np.isnan(MultiViewDataset.load(tmp_path / "sub").views["v"]).sum() == 1
+    assert re.search(r"sub: view 'v': row \d+, column 0 is nan; an input of this view", caplog.text)
+
+
 def test_a_composite_input_checks_its_parts(tmp_path):
     good = FeatureSet(X=_clean(), mask=np.ones(40, bool))
     bad = FeatureSet(X=_clean(seed=1), mask=np.ones(40, bool))

@@ -81,8 +81,26 @@ def cmd_prepare(a: argparse.Namespace) -> None:
         if a.raw_dir:
             options["raw_dir"] = a.raw_dir
         ds = build(spec["source"], a.name, options)
+    _warn_nonfinite(ds)
     ds.save(a.out)
     log.info("prepared %s: n=%d k=%d views=%s", a.name, ds.n, ds.k, sorted(ds.views))
+
+
+def _warn_nonfinite(ds: Any) -> None:
+    """A warning per view holding NaN or inf where present: inputs of that view will fail
+    (the other views stay usable, so preparing the data set does not)."""
+    from mmclust.validation import describe_nonfinite, first_nonfinite
+
+    for view, x in ds.views.items():
+        hit = first_nonfinite(x, ds.masks[view])
+        if hit is not None:
+            log.warning(
+                "%s: view %r: %s; an input of this view will stop with an error until the "
+                "source values are fixed",
+                ds.name,
+                view,
+                describe_nonfinite(hit),
+            )
 
 
 def cmd_download(a: argparse.Namespace) -> None:
