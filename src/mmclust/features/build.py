@@ -85,7 +85,6 @@ def _build_feature_set(
         from mmclust.features.extract import build_extracted_input
 
         check_view_present(ds, spec, files.get("data"))
-
         return build_extracted_input(ds, spec, device=device)
     if kind != "plain":
         raise DatasetError(f"unknown input kind {kind!r}")
