@@ -275,6 +275,26 @@ def test_fit_run_checks_k_against_the_training_rows():
         fit_run(fs, {"estimator": "kmeans"}, {"k": 3, "views": {}}, 0, train=train)
 
 
+def test_more_clusters_than_samples_on_the_command_line_names_the_file(tmp_path):
+    FeatureSet(X=_clean(n=8), mask=np.ones(8, bool)).save(tmp_path / "in.npz")
+    (tmp_path / "meta.json").write_text(json.dumps({"k": 2, "views": {}}))
+    args = ["cluster", "--features", str(tmp_path / "in.npz"), "--params"]
+    args += ['{"estimator": "kmeans"}', "--meta", str(tmp_path / "meta.json"), "--seed", "0"]
+    with pytest.raises(SystemExit, match=r"in\.npz: k = 50 clusters for 8 samples"):
+        main([*args, "--n-clusters", "50", "--out", str(tmp_path / "run")])
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_single_view_method_on_an_incomplete_input_says_what_to_use():
+    from mmclust.fitting import RunError, fit_run
+
+    mask = np.ones(10, bool)
+    mask[:3] = False
+    fs = FeatureSet(X=_clean(n=10), mask=mask)
+    with pytest.raises(RunError, match=r"3 samples lack a view .*multi-view method"):
+        fit_run(fs, {"estimator": "kmeans"}, {"k": 2, "views": {}}, 0)
+
+
 # -- training that diverges ----------------------------------------------------------------------
 
 
