@@ -458,6 +458,12 @@ def test_a_wrong_encoding_option_is_named(tmp_path, encoding, message):
         _mine(tmp_path, GOOD.replace("red one", "rouge é"), encoding=encoding)
 
 
+def test_a_header_in_another_order_is_recognised(tmp_path):
+    ds = _mine(tmp_path, "Label\tCaption\tImage\nred\ta red one\ta.png\ngreen\t\tb.png\n")
+    assert ds.views["image"].tolist() == ["a.png", "b.png"] and ds.class_names == ["green", "red"]
+    assert ds.masks["text"].tolist() == [True, False]
+
+
 def test_windows_line_endings_are_fine(tmp_path):
     ds = _mine(tmp_path, GOOD.replace("\n", "\r\n"))
     assert ds.views["text"].tolist() == ["a red one", "a green one"]

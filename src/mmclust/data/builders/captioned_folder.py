@@ -141,9 +141,10 @@ def captioned_folder(
       ordinary characters.  Blank lines are skipped;
     * an optional header row, recognised when its first field is one of
       ``image``, ``image_file``, ``file``, ``filename``, ``path``,
-      ``image_path``; with a header, columns are found by name (image /
-      caption or text / label or class), may be in any order, and every row
-      has as many fields as the header.  A header without a caption column
+      ``image_path``, or when it names the image column and another one;
+      with a header, columns are found by name (image / caption or text /
+      label or class), may be in any order, and every row has as many
+      fields as the header.  A header without a caption column
       (``image<TAB>label``) gives a data set without captions;
     * image paths are relative to ``raw_dir/image_dir``, use ``/`` (or
       ``\\``) between folders and may not leave that folder (no absolute
@@ -189,7 +190,8 @@ def captioned_folder(
     head = [c.strip().lower() for c in lines[0][1].split("\t")]
     n_fields = 3
     cols = {"image": 0, "caption": 1, "label": 2}
-    if head[0] in _HEADER_NAMES["image"]:
+    named = {key for key, names in _HEADER_NAMES.items() if any(h in names for h in head)}
+    if head[0] in _HEADER_NAMES["image"] or ("image" in named and len(named) > 1):
         for key, names in _HEADER_NAMES.items():
             hit = [i for i, h in enumerate(head) if h in names]
             cols[key] = hit[0] if hit else -1
