@@ -230,7 +230,7 @@ def test_features_command_applies_every_transform(tmp_path: Path) -> None:
         (
             {"views": ["image"], "mode": "concat"},
             r"inputs\.d\.i\.mode: an input made with raw views does not use 'mode' "
-            r"\(it takes: views, transform, factor, pca_dim\)",
+            r"\(it takes: views, transform, factor, pca_dim, image_size, image_mode\)",
         ),
         (
             {"views": ["text"], "extractor": "bow", "combine_with": "x"},

@@ -676,3 +676,117 @@ def test_the_features_job_builds_every_kind_the_plan_names() -> None:
     from mmclust.plan import INPUT_KINDS
 
     assert set(KINDS) == set(INPUT_KINDS)
+
+
+# -- what the views hold, the device ----------------------------------------------------------
+
+
+def _with_own_folder(cfg: dict, **inputs: dict) -> dict:
+    """``cfg`` with a bring-your-own data set ``mine`` (declared views image, text) and inputs."""
+    cfg["datasets"]["mine"] = {"source": "captioned_folder", "options": {"raw_dir": "x"}}
+    cfg["inputs"]["mine"] = inputs
+    return cfg
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            {"views": ["text"], "transform": "standardize"},
+            r"inputs\.mine\.bad\.views: view 'text' of data set 'mine' holds text \(captions\), "
+            r"and this input has no extractor: give it extractor: doc2vec, bow or minilm",
+        ),
+        (
+            {"views": ["image"], "transform": "scale"},
+            r"inputs\.mine\.bad: view 'image' of data set 'mine' holds image files, not pixels: "
+            r"add image_size",
+        ),
+        (
+            {"views": ["image"], "extractor": "efficientnet_lite0", "image_size": 32},
+            r"inputs\.mine\.bad\.image_size: applies to inputs without an extractor",
+        ),
+        (
+            {"views": ["image"], "transform": "scale", "image_mode": "grey"},
+            r"inputs\.mine\.bad\.image_mode: give image_size too",
+        ),
+        (
+            {"views": ["image"], "extractor": "doc2vec"},
+            r"inputs\.mine\.bad\.extractor: doc2vec reads text, but view 'image'",
+        ),
+        (
+            {"views": ["text"], "extractor": "resnet50"},
+            r"inputs\.mine\.bad\.views: view 'text' .* the resnet50 extractor reads images",
+        ),
+        ({"views": ["image"], "image_size": 0}, r"inputs\.mine\.bad\.image_size"),
+        ({"views": ["image"], "image_size": [8, 8, 3]}, r"inputs\.mine\.bad\.image_size"),
+        ({"views": ["image"], "image_size": 8, "image_mode": "cmyk"}, r"image_mode: 'cmyk'"),
+    ],
+)
+def test_an_input_must_fit_what_its_views_hold(spec: dict, message: str) -> None:
+    fails(_with_own_folder(tiny(), bad=spec), message)
+
+
+def test_raw_pixels_of_image_files_and_text_extractors_pass() -> None:
+    cfg = _with_own_folder(
+        tiny(),
+        pixels={"views": ["image"], "transform": "scale", "image_size": 28, "image_mode": "grey"},
+        rgb={"views": ["image"], "transform": "scale", "image_size": [16, 24]},
+        captions={"views": ["text"], "extractor": "bow"},
+    )
+    plan = Plan(cfg)
+    assert plan.dataset_view_kinds("mine") == {"image": "image_file", "text": "text"}
+    assert plan.input_kind("mine", "pixels") == "plain"
+    # data sets whose builder declares no kinds are not checked by kind
+    assert plan.dataset_view_kinds("mfeat") == {}
+
+
+def test_cuda_where_there_is_none_is_an_error_before_any_job(monkeypatch) -> None:
+    from mmclust.plan import checks
+
+    monkeypatch.setattr(checks, "cuda_devices", lambda: 0)
+    cfg = tiny()
+    cfg["device"] = "cuda"
+    fails(cfg, r"^device: 'cuda' asks for a CUDA GPU, but this machine has no CUDA device.*auto")
+    cfg["device"] = "cuda:1"
+    monkeypatch.setattr(checks, "cuda_devices", lambda: 1)
+    fails(cfg, r"^device: 'cuda:1' asks for a CUDA GPU, but this machine has 1 CUDA device")
+    cfg["device"] = "cuda:0"
+    Plan(cfg)  # the one device exists
+    # jobs that ask the scheduler for a GPU run where the GPUs are: checked there
+    monkeypatch.setattr(checks, "cuda_devices", lambda: 0)
+    cfg["device"] = "cuda"
+    cfg["resources"]["train"]["gpu"] = 1
+    Plan(cfg)
+    cfg["device"] = "auto"
+    cfg["resources"]["train"]["gpu"] = 0
+    Plan(cfg)  # auto falls back to the CPU
+
+
+def test_cuda_devices_reads_no_torch() -> None:
+    from mmclust.plan.checks import cuda_devices
+
+    assert cuda_devices() >= 0
+
+
+def test_single_view_methods_on_views_some_samples_lack_are_errors_before_any_job() -> None:
+    cfg = tiny()
+    cfg["experiments"]["tiny-missing"]["runs"].append(
+        {"dataset": "captioned", "input": "doc2vec", "methods": ["kmeans"]}
+    )
+    fails(
+        cfg,
+        r"experiments\.tiny-missing\.runs\[\d+\]: method 'kmeans' reads one matrix and needs every "
+        r"sample to have the views of input 'doc2vec', but data set "
+        r"'captioned\.missing-text-0\.5' \(missing: .*\) removes view 'text'",
+    )
+    cfg = tiny()
+    cfg["experiments"]["tiny-dm2c"]["runs"].append(
+        {"dataset": "mfeat-mixed", "input": "fou", "methods": ["dec"]}
+    )
+    fails(cfg, r"runs\[2\]: method 'dec' .* the mixed-modal data set 'mfeat-mixed' removes view")
+    cfg = tiny()
+    # image-only inputs of the missing-caption points, pooled and multi-view inputs are fine
+    cfg["experiments"]["tiny-missing"]["runs"].append(
+        {"dataset": "captioned", "input": "efficientnet", "methods": ["kmeans"]}
+    )
+    Plan(cfg)

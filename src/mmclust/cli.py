@@ -35,6 +35,20 @@ def _set_threads(threads: int) -> None:
     torch.set_num_threads(max(1, threads))
 
 
+def check_feature_set(fs: Any, path: str) -> None:
+    """Every present row of an input file (and of its parts) is finite, else an error naming
+    the file, the first bad row and column, and the fix."""
+    from mmclust.validation import check_finite
+
+    fix = (
+        "rebuild this input (its build checks the views it reads and names the source file), "
+        "or fix the values it was made from"
+    )
+    check_finite(fs.X, f"{path} (X)", rows=fs.mask, fix=fix)
+    for name, part in fs.parts.items():
+        check_finite(part, f"{path} (part {name!r})", rows=fs.part_masks[name], fix=fix)
+
+
 # -- sub-commands -----------------------------------------------------------------
 
 
@@ -67,8 +81,26 @@ def cmd_prepare(a: argparse.Namespace) -> None:
         if a.raw_dir:
             options["raw_dir"] = a.raw_dir
         ds = build(spec["source"], a.name, options)
+    _warn_nonfinite(ds)
     ds.save(a.out)
     log.info("prepared %s: n=%d k=%d views=%s", a.name, ds.n, ds.k, sorted(ds.views))
+
+
+def _warn_nonfinite(ds: Any) -> None:
+    """A warning per view holding NaN or inf where present: inputs of that view will fail
+    (the other views stay usable, so preparing the data set does not)."""
+    from mmclust.validation import describe_nonfinite, first_nonfinite
+
+    for view, x in ds.views.items():
+        hit = first_nonfinite(x, ds.masks[view])
+        if hit is not None:
+            log.warning(
+                "%s: view %r: %s; an input of this view will stop with an error until the "
+                "source values are fixed",
+                ds.name,
+                view,
+                describe_nonfinite(hit),
+            )
 
 
 def cmd_download(a: argparse.Namespace) -> None:
@@ -88,7 +120,12 @@ def cmd_features(a: argparse.Namespace) -> None:
         "data": a.data, "parts": a.parts, "embedding": a.embedding, "model": a.model,
         "base_features": a.base_features, "base": a.base, "composite": a.composite,
     }  # fmt: skip
-    fs = build_feature_set(a.settings, files, device=a.device)
+    from mmclust.data.dataset import DatasetError
+
+    try:
+        fs = build_feature_set(a.settings, files, device=a.device)
+    except DatasetError as err:
+        raise DatasetError(f"building input {a.out}: {err}") from None
     fs.save(a.out)
     log.info(
         "input %s (%s): X %s, %d present", a.out, a.settings["kind"], fs.X.shape, fs.mask.sum()
@@ -100,9 +137,11 @@ def cmd_pretrain(a: argparse.Namespace) -> None:
     from mmclust.fitting import train_rows
     from mmclust.io import save_npy
     from mmclust.nn import DenoisingAutoencoder
+    from mmclust.validation import check_all_finite
 
     _set_threads(a.threads)
     fs = FeatureSet.load(a.features)
+    check_feature_set(fs, a.features)
     train = train_rows(a.split_from, fs.X.shape[0])
     X = fs.X[fs.mask if train is None else fs.mask & train]
     t0 = time.perf_counter()
@@ -111,22 +150,26 @@ def cmd_pretrain(a: argparse.Namespace) -> None:
         "pretrained on %d samples in %.1f s, final loss %.5f",
         X.shape[0], time.perf_counter() - t0, ae.loss_history_[-1],
     )  # fmt: skip
-    save_npy(a.embedding, ae.transform(fs.X))
+    embedding = ae.transform(fs.X)
+    check_all_finite(embedding, f"the autoencoder pretrained on {a.features}", "the end", "codes")
+    save_npy(a.embedding, embedding)
     ae.save(a.model)
 
 
 def cmd_cluster(a: argparse.Namespace) -> None:
     from mmclust.features import FeatureSet
-    from mmclust.fitting import RunError, fit_run, train_rows, write_run
+    from mmclust.fitting import RunError, fit_run, loaded_pixels_meta, train_rows, write_run
     from mmclust.io import read_json
     from mmclust.nn import DenoisingAutoencoder
 
     _set_threads(a.threads)
     fs = FeatureSet.load(a.features)
+    check_feature_set(fs, a.features)
     aes = [DenoisingAutoencoder.load(p, device=a.device) for p in a.autoencoder or []]
     try:
         result = fit_run(
-            fs, a.params, read_json(a.meta), a.seed,
+            fs, a.params, loaded_pixels_meta(read_json(a.meta), a.provenance.get("input_spec")),
+            a.seed,
             autoencoders=aes, train=train_rows(a.split_from, fs.X.shape[0]),
             n_clusters=a.n_clusters, device=a.device,
         )  # fmt: skip
@@ -402,12 +445,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     from mmclust.data.dataset import DatasetError
     from mmclust.plan.errors import ConfigError
+    from mmclust.validation import TrainingDivergedError
 
     try:
         args.func(args)
     except (DatasetError, ConfigError) as err:
         log.error("%s", err)
         return 2
+    except TrainingDivergedError as err:
+        log.error("%s", err)
+        return 3
     return 0
 
 

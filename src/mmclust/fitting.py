@@ -91,6 +91,22 @@ def as_images(X: np.ndarray, meta: dict[str, Any]) -> tuple[np.ndarray, tuple[in
     return np.ascontiguousarray(chw), (c, h, w)
 
 
+def loaded_pixels_meta(meta: dict[str, Any], input_spec: dict[str, Any] | None) -> dict[str, Any]:
+    """``meta`` as the input sees it: an image view the input loaded or resized with
+    ``image_size`` (:mod:`mmclust.features.pixels`) becomes an image view of that shape,
+    so that methods that learn from images find their (C, H, W)."""
+    from mmclust.features.pixels import pixel_shape
+
+    shape = pixel_shape(input_spec or {})
+    if shape is None:
+        return meta
+    views = dict(meta.get("views", {}))
+    for v in (input_spec or {}).get("views", []):
+        if v in views and views[v].get("kind") in ("image", "image_file"):
+            views[v] = {**views[v], "kind": "image", "shape": shape, "dim": int(np.prod(shape))}
+    return {**meta, "views": views}
+
+
 def fit_run(
     features: Any,
     settings: dict[str, Any],
@@ -137,6 +153,14 @@ def fit_run(
             f"the data set has a train/test split but {name!r} cannot assign samples it was "
             "not fitted on (no predict): run it on a data set without a split"
         )
+    n_fit = int(train.sum()) if train is not None else X.shape[0]
+    if not 2 <= kwargs["n_clusters"] <= n_fit:
+        raise RunError(
+            f"k = {kwargs['n_clusters']} clusters for {n_fit} samples"
+            + (" (the training split)" if train is not None else "")
+            + ": clustering needs 2 <= k <= n (k is the number of classes of the data set, "
+            "from its meta.json, or --n-clusters)"
+        )
     model = cls(**params, **kwargs)
     t0 = time.perf_counter()
     if multiview:
@@ -181,12 +205,41 @@ def fit_run(
     convergence = getattr(model, "convergence_", None)
     if convergence is not None:
         info["convergence"] = plain(convergence)
-    return RunResult(
+    result = RunResult(
         labels=np.asarray(labels, dtype=np.int64),
         embedding=np.asarray(embedding, dtype=np.float32),
         model=model,
         info=info,
     )
+    check_result(result, X.shape[0], kwargs["n_clusters"])
+    return result
+
+
+def check_result(result: RunResult, n: int, k: int) -> None:
+    """A RunError unless the fit gave one label in 0..k-1 per sample and a finite embedding.
+
+    Nothing is written before this check passes, so a diverged fit never leaves a
+    run folder that looks finished.
+    """
+    from mmclust.validation import first_nonfinite
+
+    name = result.info.get("estimator", "the method")
+    labels = result.labels
+    if labels.shape != (n,):
+        raise RunError(f"{name} returned {labels.shape} labels for {n} samples")
+    if labels.size and (labels.min() < 0 or labels.max() >= k):
+        raise RunError(
+            f"{name} returned cluster ids outside 0..{k - 1} "
+            f"(min {labels.min()}, max {labels.max()}); nothing is written"
+        )
+    hit = first_nonfinite(result.embedding)
+    if hit is not None:
+        r, c, value, n_values, _ = hit
+        raise RunError(
+            f"{name}: its learned representation holds {n_values} non-finite value(s) "
+            f"(first: row {r}, column {c} is {value}): the training diverged and nothing is "
+            "written. Lower the learning rate (lr) or check the input for extreme values"
+        )
 
 
 def plain(value: Any) -> Any:

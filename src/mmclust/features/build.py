@@ -57,7 +57,20 @@ def build_feature_set(
     """The input described by ``settings`` (``kind``, ``spec`` and, by kind,
     ``source_spec`` or ``derive``: what the plan's ``feature_settings`` gives)
     from ``files`` (the plan's ``feature_inputs``: ``data``, ``parts``,
-    ``embedding``, ``model``, ``base_features``, ``base``, ``composite``)."""
+    ``embedding``, ``model``, ``base_features``, ``base``, ``composite``).
+
+    The raw views a plain input reads are checked before their transform, and
+    every input after it is built: a NaN or inf is an error that names the
+    file, the first bad row and column, and the fix
+    (:mod:`mmclust.validation`)."""
+    fs = _build_feature_set(settings, files, device)
+    check_output(fs, settings, files)
+    return fs
+
+
+def _build_feature_set(
+    settings: dict[str, Any], files: dict[str, Any], device: str = "auto"
+) -> FeatureSet:
     kind, spec = settings["kind"], settings["spec"]
     if kind not in KINDS:
         raise DatasetError(f"unknown input kind {kind!r}; the kinds are {', '.join(KINDS)}")
@@ -71,9 +84,12 @@ def build_feature_set(
     if kind == "combine":
         from mmclust.features.combine import combine_inputs
 
-        parts = [FeatureSet.load(p) for p in files.get("parts") or []]
-        if len(parts) != len(spec["combine"]):
+        paths = files.get("parts") or []
+        if len(paths) != len(spec["combine"]):
             raise DatasetError(f"a composite input needs one part file per {spec['combine']}")
+        parts = [FeatureSet.load(p) for p in paths]
+        for path, part in zip(paths, parts, strict=True):
+            check_input_file(part, path)
         return combine_inputs(
             parts,
             spec["combine"],
@@ -101,7 +117,9 @@ def build_feature_set(
     if kind == "extractor":
         from mmclust.features.extract import build_extracted_input
 
+        check_view_present(ds, spec, files.get("data"))
         return build_extracted_input(ds, spec, device=device)
+    check_raw_views(ds, spec, files.get("data"))
     fs = build_input(ds, spec["views"], input_transform(spec), spec.get("factor"))
     if spec.get("pca_dim"):
         from mmclust.features.reduce import pca_reduce
@@ -109,6 +127,73 @@ def build_feature_set(
         train = (ds.split == "train") & fs.mask if ds.split is not None else None
         fs.X = pca_reduce(fs.X, fs.mask, int(spec["pca_dim"]), fit_rows=train, seed=0)
     return fs
+
+
+def check_raw_views(ds: MultiViewDataset, spec: dict[str, Any], data_file: Any) -> None:
+    """Before a plain input's transform: image files loaded as pixels when the input gives
+    ``image_size`` (:mod:`.pixels`), no text view, and every present value of every view
+    finite (a NaN would spread over its whole column under ``transform: standardize``)."""
+    from mmclust.features.pixels import with_pixels
+    from mmclust.validation import check_finite
+
+    where = data_file or f"data set {ds.name!r}"
+    missing = [v for v in spec["views"] if v not in ds.views]
+    if missing:
+        raise DatasetError(
+            f"{where}: data set {ds.name!r} has no view(s) {missing}; its views are "
+            f"{sorted(ds.views)}"
+        )
+    for v in spec["views"]:
+        if ds.kinds.get(v) == "text":
+            raise DatasetError(
+                f"{where}: view {v!r} holds text (captions), which cannot be used as raw "
+                "numbers; give the input a text extractor (extractor: doc2vec, bow or minilm)"
+            )
+    with_pixels(ds, spec["views"], spec, where=str(where))
+    for v in spec["views"]:
+        check_finite(
+            ds.views[v],
+            f"{where}: view {v!r}",
+            rows=ds.masks[v],
+            fix="clustering needs finite numbers: fix or remove those values in the files "
+            "the data set was prepared from, then prepare it again",
+        )
+
+
+def check_view_present(ds: MultiViewDataset, spec: dict[str, Any], data_file: Any) -> None:
+    """An extractor input's view must be present in some sample (a caption-only input of a
+    data set whose captions are all empty has nothing to extract)."""
+    for v in spec.get("views", []):
+        if v in ds.masks and not ds.masks[v].any():
+            raise DatasetError(
+                f"{data_file or ds.name}: no sample of data set {ds.name!r} has view {v!r} "
+                f"(all {ds.n} are missing, e.g. every caption is empty), so this input has "
+                "nothing to extract: fill the view (the captions column of captions.tsv) or "
+                "drop this input and the runs that use it"
+            )
+
+
+def check_input_file(fs: FeatureSet, path: Any) -> None:
+    """An input read from a file (a composite's part) is finite where present."""
+    from mmclust.validation import check_finite
+
+    check_finite(
+        fs.X, str(path), rows=fs.mask, fix="rebuild that input, or fix the values it was made from"
+    )
+
+
+def check_output(fs: FeatureSet, settings: dict[str, Any], files: dict[str, Any]) -> None:
+    """Every present row of a built input (and of its parts) is finite."""
+    from mmclust.validation import check_finite
+
+    source = files.get("data") or files.get("embedding") or files.get("base_features")
+    if files.get("parts"):
+        source = ", ".join(map(str, files["parts"]))
+    what = f"the {settings['kind']} input" + (f" built from {source}" if source else "")
+    fix = "its source holds or produced non-finite values; fix the source and rebuild"
+    check_finite(fs.X, what, rows=fs.mask, fix=fix)
+    for name, part in fs.parts.items():
+        check_finite(part, f"{what} (part {name!r})", rows=fs.part_masks[name], fix=fix)
 
 
 def transfer_input(

@@ -453,9 +453,9 @@ class _ImageFiles(Dataset):
 
 
 def _device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    from mmclust.nn.utils import resolve_device
+
+    return resolve_device(device)  # a clear error when CUDA is asked for and absent
 
 
 def _check_images(images: np.ndarray) -> str:

@@ -34,7 +34,7 @@ TRANSFORMS: tuple[str, ...] = ("scale", "standardize", "unit_power", "none")
 
 #: the keys each kind of input takes
 INPUT_KEYS: dict[str, tuple[str, ...]] = {
-    "plain": ("views", "transform", "factor", "pca_dim"),
+    "plain": ("views", "transform", "factor", "pca_dim", "image_size", "image_mode"),
     "extractor": ("views", "extractor", "options", "pca_dim", "transform", "factor"),
     "combine": ("combine", "mode", "transform", "factor"),
     "from_run": ("from_run", "transform", "factor"),

@@ -102,6 +102,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from tqdm.auto import tqdm
 
 from mmclust.cluster.graph import heat_weights, knn, mean_sq_sigma2, nn_components
+from mmclust.methods.base import check_input
 
 if TYPE_CHECKING:
     import torch
@@ -854,6 +855,7 @@ class ACGDL(ClusterMixin, BaseEstimator):
         self.verbose = verbose
 
     def fit(self, X: np.ndarray, y: Any = None) -> ACGDL:
+        check_input(X, self.n_clusters, type(self).__name__)
         X = np.ascontiguousarray(X, dtype=np.float32)
         graph = build_graph(X, self.K_s, self.a, device=self.device, block_size=self.knn_block_size)
         init = nn_components(graph.indices)

@@ -23,8 +23,11 @@ Multi-view estimators (JECL, DM2C, the multi-view baselines) subclass
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+
+from mmclust.validation import check_finite, check_n_clusters
 
 
 class MultiViewMixin:
@@ -67,4 +70,25 @@ def check_views(
                 raise ValueError(f"mask {i} has shape {m.shape}, expected ({n},)")
     if not np.logical_or.reduce(masks).all():
         raise ValueError("some samples have no view at all; drop them before clustering")
+    for i, (v, m) in enumerate(zip(views, masks, strict=True)):
+        check_finite(v, f"view {i} given to fit", rows=m)
     return views, list(masks)
+
+
+def check_input(X: Any, n_clusters: int | None, who: str) -> np.ndarray:
+    """What every single-input estimator's ``fit`` checks first; returns ``X`` as an array.
+
+    ``X`` must be a 2-d numeric matrix of finite values (a
+    :class:`~mmclust.validation.NonFiniteError` names the first bad row and
+    column) with at least ``n_clusters`` >= 1 rows.  ``who`` names the
+    estimator in the messages.
+    """
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"{who}.fit takes a 2-d matrix (n, d), got shape {X.shape}")
+    if X.dtype.kind not in "fciub":
+        raise ValueError(f"{who}.fit takes numbers, got an array of {X.dtype}")
+    check_finite(X, f"the input of {who}.fit")
+    if n_clusters is not None:
+        check_n_clusters(int(n_clusters), X.shape[0], who)
+    return X

@@ -52,6 +52,7 @@ from sklearn.neighbors import kneighbors_graph
 from tqdm.auto import tqdm
 
 from mmclust.cluster.graph import gaussian_knn_graph, knn, nn_components, row_normalize
+from mmclust.methods.base import check_input
 from mmclust.methods.classical_graph import check_n_clusters, check_X
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,7 @@ class ACLink(ClusterMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X: ArrayLike, y: Any = None) -> ACLink:
+        check_input(X, self.n_clusters, type(self).__name__)
         X = check_X(X)
         n = X.shape[0]
         check_n_clusters(self.n_clusters, n)
@@ -632,6 +634,7 @@ class ACPIC(ClusterMixin, BaseEstimator):
         self.verbose = verbose
 
     def fit(self, X: ArrayLike, y: Any = None) -> ACPIC:
+        check_input(X, self.n_clusters, type(self).__name__)
         X = check_X(X)
         check_n_clusters(self.n_clusters, X.shape[0])
         if not 0 < self.z < 1:
@@ -717,6 +720,7 @@ class ACZell(ClusterMixin, BaseEstimator):
         self.verbose = verbose
 
     def fit(self, X: ArrayLike, y: Any = None) -> ACZell:
+        check_input(X, self.n_clusters, type(self).__name__)
         X = check_X(X)
         check_n_clusters(self.n_clusters, X.shape[0])
         if not 0 < self.z < 1:

@@ -40,6 +40,7 @@ from tqdm.auto import tqdm
 
 from mmclust.cluster.graph import gaussian_knn_graph, knn, knn_matrix, laplacian, symmetrize
 from mmclust.cluster.nmf import semi_nmf, semi_nmf_update, sq_residual
+from mmclust.methods.base import check_input
 from mmclust.methods.classical_graph import check_n_clusters, check_nonnegative, check_X
 from mmclust.nn.utils import resolve_device
 
@@ -172,6 +173,7 @@ class NMFLP(ClusterMixin, BaseEstimator):
         return laplacian(W)
 
     def fit(self, X: ArrayLike, y: Any = None) -> NMFLP:
+        check_input(X, self.n_clusters, type(self).__name__)
         X = check_X(X)
         check_nonnegative(X, "NMF-LP")
         n, d = X.shape
@@ -320,6 +322,7 @@ class NMFD(ClusterMixin, BaseEstimator):
         self.verbose = verbose
 
     def fit(self, X: ArrayLike, y: Any = None) -> NMFD:
+        check_input(X, self.n_clusters, type(self).__name__)
         X = check_X(X)
         n = X.shape[0]
         k = self.n_clusters

@@ -35,6 +35,7 @@ from mmclust.cluster.spectral import (
     spectral_embedding,
     top_eigenpairs,
 )
+from mmclust.methods.base import check_input
 from mmclust.methods.classical_graph import check_n_clusters, check_X
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,7 @@ class SCNJW(ClusterMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X: ArrayLike, y: Any = None) -> SCNJW:
+        check_input(X, self.n_clusters, type(self).__name__)
         X = check_X(X)
         check_n_clusters(self.n_clusters, X.shape[0])
         W = _symmetric_gaussian_graph(X, self.n_neighbors, self.a)
@@ -303,6 +305,7 @@ class SCST(ClusterMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X: ArrayLike, y: Any = None) -> SCST:
+        check_input(X, self.n_clusters, type(self).__name__)
         X = check_X(X)
         n = X.shape[0]
         check_n_clusters(self.n_clusters, n)
@@ -429,6 +432,7 @@ class SCLS(ClusterMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X: ArrayLike, y: Any = None) -> SCLS:
+        check_input(X, self.n_clusters, type(self).__name__)
         X = check_X(X)
         n = X.shape[0]
         k = self.n_clusters
@@ -561,6 +565,7 @@ class NCuts(ClusterMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X: ArrayLike, y: Any = None) -> NCuts:
+        check_input(X, self.n_clusters, type(self).__name__)
         X = check_X(X)
         n = X.shape[0]
         check_n_clusters(self.n_clusters, n)

@@ -44,6 +44,7 @@ from sklearn.cluster import KMeans
 from torch import nn
 from tqdm.auto import tqdm
 
+from mmclust.methods.base import check_input
 from mmclust.nn.autoencoder import DenoisingAutoencoder, pretrain_autoencoder
 from mmclust.nn.clustering import (
     RefreshSchedule,
@@ -60,6 +61,7 @@ from mmclust.nn.utils import (
     resolve_device,
     seed_everything,
 )
+from mmclust.validation import check_all_finite
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +160,7 @@ class DEC(ClusterMixin, BaseEstimator):
         return kl_divergence(p, soft_assign(z, centroids, self.alpha))
 
     def fit(self, X: np.ndarray, y: Any = None) -> DEC:
+        check_input(X, self.n_clusters, type(self).__name__)
         device = resolve_device(self.device)
         ae = self.autoencoder
         if ae is None:
@@ -198,6 +201,7 @@ class DEC(ClusterMixin, BaseEstimator):
             for idx in minibatches(n, self.batch_size, gen):
                 if schedule.due(it):
                     q_all = self._assign(module, centroids, Xt)
+                    check_all_finite(q_all, type(self).__name__, f"iteration {it}")
                     p_all = target_distribution(q_all)
                     stop = schedule.record(it, q_all.argmax(1).cpu().numpy())
                     bar.set_postfix(delta=f"{schedule.history[-1]['delta_label']:.4f}")

@@ -81,6 +81,7 @@ from sklearn.neighbors import NearestNeighbors
 from torch import nn
 from tqdm.auto import tqdm
 
+from mmclust.methods.base import check_input
 from mmclust.nn.autoencoder import DenoisingAutoencoder, pretrain_autoencoder
 from mmclust.nn.utils import as_tensor, batched, minibatches, resolve_device, seed_everything
 
@@ -255,6 +256,7 @@ class DKM(ClusterMixin, BaseEstimator):
         return [float(a) for a in self.alphas]
 
     def fit(self, X: np.ndarray, y: Any = None) -> DKM:
+        check_input(X, self.n_clusters, type(self).__name__)
         device = resolve_device(self.device)
         module = _pretrained_module(
             self.autoencoder,
@@ -409,6 +411,7 @@ class DCN(ClusterMixin, BaseEstimator):
         self.verbose = verbose
 
     def fit(self, X: np.ndarray, y: Any = None) -> DCN:
+        check_input(X, self.n_clusters, type(self).__name__)
         device = resolve_device(self.device)
         module = _pretrained_module(
             self.autoencoder,
@@ -641,6 +644,7 @@ class IMSAT(ClusterMixin, BaseEstimator):
             return _kl_from_logits(log_p, net(x + eps.unsqueeze(1) * d))
 
     def fit(self, X: np.ndarray, y: Any = None) -> IMSAT:
+        check_input(X, self.n_clusters, type(self).__name__)
         device = resolve_device(self.device)
         X = np.ascontiguousarray(X, dtype=np.float32)
         gen = seed_everything(self.random_state)

@@ -214,6 +214,7 @@ from tqdm.auto import tqdm
 from mmclust.methods.base import MultiViewMixin, check_views
 from mmclust.methods.deep_baselines import make_fused_optimizer
 from mmclust.nn.utils import as_tensor, batched, resolve_device, seed_everything
+from mmclust.validation import NonFiniteError
 
 log = logging.getLogger(__name__)
 
@@ -801,6 +802,8 @@ class DM2C(MultiViewMixin, ClusterMixin, BaseEstimator):
             )
         try:
             views, masks = check_views(views, masks, n_views=2)
+        except NonFiniteError:
+            raise  # already names the view, row and column
         except ValueError as exc:
             raise ValueError(f"DM2C: {exc}") from exc
         both = masks[0] & masks[1]

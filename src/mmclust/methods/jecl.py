@@ -108,6 +108,7 @@ from mmclust.nn.utils import (
     resolve_device,
     seed_everything,
 )
+from mmclust.validation import check_all_finite
 
 log = logging.getLogger(__name__)
 _EPS = 1e-12
@@ -376,6 +377,7 @@ class JECL(MultiViewMixin, ClusterMixin, BaseEstimator):
                 idx = idx.to(device)
                 if schedule.due(it):
                     p_all = self._joint_target(encoders, mus, X, M, weights)
+                    check_all_finite(p_all, "JECL", f"iteration {it}", "joint target")
                     losses: dict[str, float] = {}
                     if running["batches"]:
                         for key in ("cluster", "align", "reg"):

@@ -164,6 +164,7 @@ from tqdm.auto import tqdm
 
 from mmclust.cluster.graph import nn_components as initial_clusters
 from mmclust.methods.agglomerative import GDLAgglomeration, agglomerate, build_graph
+from mmclust.methods.base import check_input
 from mmclust.methods.registry import NETWORK_LAYERS
 from mmclust.nn.utils import as_tensor, batched, minibatches, resolve_device, seed_everything
 
@@ -711,6 +712,7 @@ class JULE(ClusterMixin, BaseEstimator):
 
     # -- fit ---------------------------------------------------------------------------------
     def fit(self, X: np.ndarray, y: Any = None) -> JULE:
+        check_input(X, self.n_clusters, type(self).__name__)
         self._check()
         X = np.ascontiguousarray(X, dtype=np.float32)
         n, d = X.shape

@@ -8,6 +8,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans as _SKKMeans
 
+from mmclust.methods.base import check_input
+
 
 class KMeansBaseline(ClusterMixin, BaseEstimator):
     """scikit-learn's k-means (k-means++ initialisation, Lloyd iterations).
@@ -41,6 +43,7 @@ class KMeansBaseline(ClusterMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X: np.ndarray, y: Any = None) -> KMeansBaseline:
+        check_input(X, self.n_clusters, type(self).__name__)
         km = _SKKMeans(
             n_clusters=self.n_clusters,
             n_init=self.n_init,

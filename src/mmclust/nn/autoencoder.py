@@ -35,6 +35,7 @@ from mmclust.nn.utils import (
     resolve_device,
     seed_everything,
 )
+from mmclust.validation import check_finite, check_loss
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,7 @@ class DenoisingAutoencoder(TransformerMixin, BaseEstimator):
         self.verbose = verbose
 
     def fit(self, X: np.ndarray, y: Any = None) -> DenoisingAutoencoder:
+        check_finite(X, "the input of the autoencoder's fit")
         device = resolve_device(self.device)
         gen = seed_everything(self.random_state)
         Xt = as_tensor(X, device)
@@ -184,7 +186,7 @@ class DenoisingAutoencoder(TransformerMixin, BaseEstimator):
         module.train()
         history: list[float] = []
         bar = tqdm(range(epochs), desc=desc, disable=not self.verbose, mininterval=1.0)
-        for _ in bar:
+        for epoch in bar:
             total = 0.0
             for idx in minibatches(X.shape[0], self.batch_size, gen):
                 x = X[idx]
@@ -194,7 +196,7 @@ class DenoisingAutoencoder(TransformerMixin, BaseEstimator):
                 loss.backward()
                 opt.step()
                 total += loss.item() * len(idx)
-            history.append(total / X.shape[0])
+            history.append(check_loss(total / X.shape[0], desc, f"epoch {epoch + 1}/{epochs}"))
             bar.set_postfix(loss=f"{history[-1]:.4f}")
         return history
 

@@ -47,6 +47,35 @@ def check_obsolete(config: dict[str, Any]) -> None:
             raise ConfigError(f"{section}.{key}: {message}")
 
 
+def cuda_devices() -> int:
+    """How many NVIDIA devices this machine shows (``/dev/nvidia0``, ...), without importing
+    torch; 0 when there is no NVIDIA driver."""
+    from pathlib import Path
+
+    if not Path("/proc/driver/nvidia/version").exists():
+        return 0
+    return sum(1 for p in Path("/dev").glob("nvidia[0-9]*") if p.name[6:].isdigit())
+
+
+def check_device(plan: Plan) -> None:
+    """``device: cuda`` / ``cuda:N`` where this machine has no such device is an error before
+    any job, unless training jobs ask the scheduler for GPUs (``resources.train.gpu``), in
+    which case the jobs run where the GPUs are and check there."""
+    device = plan.config["device"]
+    if not device.startswith("cuda") or plan.config["resources"]["train"]["gpu"] > 0:
+        return
+    count = cuda_devices()
+    index = int(device.split(":")[1]) if ":" in device else 0
+    if index < count:
+        return
+    have = "no CUDA device (no NVIDIA driver found)" if count == 0 else f"{count} CUDA device(s)"
+    raise ConfigError(
+        f"device: {device!r} asks for a CUDA GPU, but this machine has {have}. Use device: "
+        "auto (CUDA when present, else the CPU) or cpu; on a cluster whose compute nodes have "
+        "GPUs, also set resources.train.gpu: 1 so that the training jobs ask for one"
+    )
+
+
 def check_downloads(plan: Plan) -> None:
     downloads = plan.config["downloads"]
     if downloads["mirror_only"] and not downloads.get("mirror"):
@@ -57,6 +86,7 @@ def check_references(plan: Plan) -> None:
     """What sweep expansion relies on: data-set bases, method groups, run references."""
     cfg = plan.config
     check_downloads(plan)
+    check_device(plan)
     for ds in plan.datasets:
         plan.lineage(ds)  # unknown bases and cycles
     groups = cfg["method_groups"]
@@ -130,16 +160,17 @@ def _check_dataset_views(plan: Plan, ds: str) -> None:
 
 def _check_input(plan: Plan, ds: str, name: str, spec: dict[str, Any]) -> None:
     where = f"inputs.{ds}.{name}"
-    problem = spec_problem(spec, where)  # keys the input's kind does not use, transforms
-    if problem:
-        raise ConfigError(problem)
-    specs = plan.config["inputs"][ds]
     views = plan.dataset_views(ds)
     for view in spec.get("views", []):
         if views is not None and view not in views:
             raise ConfigError(
                 f"{where}.views: data set {ds!r} has no view {view!r}; its views are {list(views)}"
             )
+    _check_input_views(plan, ds, where, spec)  # first: its messages say what to use instead
+    problem = spec_problem(spec, where)  # keys the input's kind does not use, transforms
+    if problem:
+        raise ConfigError(problem)
+    specs = plan.config["inputs"][ds]
     run = spec.get("from_run")
     if run and (run["input"] not in specs or run["method"] not in plan.methods):
         raise ConfigError(
@@ -181,6 +212,42 @@ def check_part_inputs(plan: Plan) -> None:
                     f"{where}: {spec['part_of']!r} does not transform its parts; its parts' "
                     "own inputs are used"
                 )
+
+
+def _check_input_views(plan: Plan, ds: str, where: str, spec: dict[str, Any]) -> None:
+    """What an input does with its views fits what they hold (when the builder declares it):
+    captions need a text extractor, image files an image extractor or ``image_size``."""
+    from mmclust.features.names import IMAGE_EXTRACTORS, TEXT_EXTRACTORS
+
+    extractor = spec.get("extractor")
+    loads = [k for k in ("image_size", "image_mode") if k in spec]
+    if loads and extractor:
+        raise ConfigError(
+            f"{where}.{loads[0]}: applies to inputs without an extractor (raw pixels); "
+            f"the {extractor} extractor sizes its images itself (options: image_size)"
+        )
+    if "image_mode" in spec and "image_size" not in spec:
+        raise ConfigError(f"{where}.image_mode: give image_size too (e.g. image_size: 32)")
+    kinds = plan.dataset_view_kinds(ds)
+    for view in spec.get("views", []):
+        kind = kinds.get(view)
+        if kind == "text" and extractor not in TEXT_EXTRACTORS:
+            use = f"the {extractor} extractor reads images" if extractor else "no extractor"
+            raise ConfigError(
+                f"{where}.views: view {view!r} of data set {ds!r} holds text (captions), "
+                f"and this input has {use}: give it extractor: doc2vec, bow or minilm"
+            )
+        if kind in ("image", "image_file") and extractor in TEXT_EXTRACTORS:
+            raise ConfigError(
+                f"{where}.extractor: {extractor} reads text, but view {view!r} of data set "
+                f"{ds!r} holds images: use efficientnet_lite0, resnet50 or vgg16"
+            )
+        if kind == "image_file" and not extractor and "image_size" not in spec:
+            raise ConfigError(
+                f"{where}: view {view!r} of data set {ds!r} holds image files, not pixels: add "
+                "image_size (e.g. image_size: 28, image_mode: grey) to use raw pixels, or an "
+                f"image extractor ({', '.join(IMAGE_EXTRACTORS)})"
+            )
 
 
 def _check_from_model(plan: Plan, where: str, src: dict[str, Any]) -> None:
@@ -227,7 +294,17 @@ def _check_experiment(plan: Plan, name: str, exp: dict[str, Any]) -> None:
                 f"{where}.runs[{i}].input: data set {ds!r} has no input {inp!r} "
                 f"(define it under inputs.{plan.derived_root(ds)})"
             )
+        partial = _partial_views(plan, ds, inp)
         for m in run["methods"]:
+            if partial and not plan.is_multiview(m):
+                view, why = next(iter(partial.items()))
+                raise ConfigError(
+                    f"{where}.runs[{i}]: method {m!r} reads one matrix and needs every sample "
+                    f"to have the views of input {inp!r}, but {why} removes view {view!r} from "
+                    "some samples: use a multi-view method (e.g. jecl) on a composite input, a "
+                    "pooled composite (mode: pool) for mixed-modal data, or an input without "
+                    f"{view!r}"
+                )
             if plan.is_multiview(m) and "combine" not in plan.input_spec(ds, inp):
                 raise ConfigError(
                     f"{where}.runs[{i}]: method {m!r} is multi-view and needs a composite "
@@ -270,6 +347,26 @@ def check_claims(plan: Plan) -> dict[str, Any]:
     except cl.ClaimsError as err:
         raise ConfigError(str(err)) from None
     return claims
+
+
+def _partial_views(plan: Plan, ds: str, inp: str) -> dict[str, str]:
+    """The views an input reads that the data set's lineage removes from some samples
+    (``missing`` with a rate above 0, ``mixed_from``), with what removes them; empty for
+    inputs whose every row is present whatever the views (a run's embedding, a pooled
+    composite)."""
+    spec = plan.input_spec(ds, inp)
+    if "from_run" in spec or "from_model" in spec or spec.get("mode") == "pool":
+        return {}
+    removed: dict[str, str] = {}
+    for name in plan.lineage(ds):
+        entry = plan.datasets[name]
+        missing = entry.get("missing")
+        if missing and missing["rate"] > 0:
+            removed.setdefault(missing["view"], f"data set {name!r} (missing: {missing})")
+        if "mixed_from" in entry:
+            for view in entry.get("views", ("image", "text")):
+                removed.setdefault(view, f"the mixed-modal data set {name!r}")
+    return {v: removed[v] for v in plan.input_views(ds, inp) if v in removed}
 
 
 def pretrain_settings(plan: Plan, dataset: str, cache: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -263,6 +263,15 @@ class Plan:
                     raise ConfigError(f"datasets.{dataset}.options: {err}") from None
         return self._views[dataset]
 
+    def dataset_view_kinds(self, dataset: str) -> dict[str, str]:
+        """What each view of a data set holds (``image_file``, ``image``, ``text``, ...),
+        where its builder declares it (empty otherwise); derived and mixed-modal data
+        sets keep their base's."""
+        from mmclust.data.builders import declared_view_kinds
+
+        root = self.lineage(dataset)[-1]
+        return declared_view_kinds(self.datasets[root]["source"])
+
     def base_dataset(self, dataset: str) -> str | None:
         spec = self.datasets[dataset]
         return spec.get("mixed_from") or spec.get("derived_from")

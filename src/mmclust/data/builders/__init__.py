@@ -21,7 +21,13 @@ rules); the offline ones (``mfeat``, ``mnist5k``, ``digits``,
 
 Each builder module declares its views without building anything: a
 module-level ``VIEWS``, either a tuple of view names or a function of the
-options dict returning one.
+options dict returning one.  The image + text modules also declare what each
+view holds (``VIEW_KINDS``: ``image_file``, ``image``, ``text``), so that the
+plan can reject an input that reads captions or image files as raw numbers
+before any job runs.
+
+Every built data set has at least two classes: a clustering benchmark with
+one class scores 1.0 by construction (:func:`build` checks it).
 """
 
 from __future__ import annotations
@@ -34,7 +40,15 @@ from typing import Any
 
 from mmclust.data.dataset import DatasetError, MultiViewDataset
 
-__all__ = ["BUILDERS", "accepted_options", "build", "check_options", "declared_views", "load"]
+__all__ = [
+    "BUILDERS",
+    "accepted_options",
+    "build",
+    "check_options",
+    "declared_view_kinds",
+    "declared_views",
+    "load",
+]
 
 Builder = Callable[..., MultiViewDataset]
 
@@ -120,9 +134,28 @@ def declared_views(source: str, options: Mapping[str, Any] | None = None) -> tup
     return tuple(decl)
 
 
+def declared_view_kinds(source: str) -> dict[str, str]:
+    """What the views of ``source`` hold, where its module declares it (``VIEW_KINDS``),
+    else an empty dict."""
+    module, _ = _resolve(source)
+    return dict(getattr(module, "VIEW_KINDS", {}))
+
+
 def build(source: str, name: str, options: Mapping[str, Any] | None = None) -> MultiViewDataset:
-    """Build data set ``name`` from ``source`` with the config's ``options``."""
+    """Build data set ``name`` from ``source`` with the config's ``options``.
+
+    A data set with fewer than two classes is an error: every clustering
+    scores ACC = NMI = ARI = 1.0 on it, whatever it does.
+    """
     fn = load(source)
     options = dict(options or {})
     check_options(source, options)
-    return fn(name=name, **options)
+    ds = fn(name=name, **options)
+    if ds.k < 2:
+        raise DatasetError(
+            f"data set {name!r} (source {source!r}) has {ds.k} class"
+            f"{'' if ds.k == 1 else 'es'} ({ds.class_names}): a clustering benchmark needs at "
+            "least two classes (with one, every method scores 1.0 by construction); give the "
+            "samples their real labels"
+        )
+    return ds

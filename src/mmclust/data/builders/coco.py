@@ -23,6 +23,8 @@ from mmclust.data.dataset import DatasetError, MultiViewDataset
 log = logging.getLogger(__name__)
 
 VIEWS = ("image", "text")
+#: what each view holds (image paths and captions), known before the data set is built
+VIEW_KINDS = {"image": "image_file", "text": "text"}
 
 COCO_CROSS = (
     "stop sign", "airplane", "suitcase", "pizza", "cell phone",

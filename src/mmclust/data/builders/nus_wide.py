@@ -22,6 +22,8 @@ from mmclust.data.dataset import DatasetError, MultiViewDataset
 log = logging.getLogger(__name__)
 
 VIEWS = ("image", "text")
+#: what each view holds (image paths and captions), known before the data set is built
+VIEW_KINDS = {"image": "image_file", "text": "text"}
 
 NUS_FIX = (
     "NUS-WIDE cannot be downloaded automatically: get ImageList.zip, NUS_WID_Tags.zip, "

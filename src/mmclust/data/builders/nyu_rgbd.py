@@ -31,6 +31,8 @@ from mmclust.io import atomic_path
 log = logging.getLogger(__name__)
 
 VIEWS = ("image", "text")
+#: what each view holds (image paths and captions), known before the data set is built
+VIEW_KINDS = {"image": "image_file", "text": "text"}
 
 NYU_MAT = "nyu_depth_v2_labeled.mat"
 NYU_FIX = (

@@ -18,6 +18,8 @@ from mmclust.data.dataset import DatasetError, MultiViewDataset
 log = logging.getLogger(__name__)
 
 VIEWS = ("image", "text")
+#: what each view holds, known before the data set is built
+VIEW_KINDS = {"image": "image", "text": "text"}
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 COLOURS = {

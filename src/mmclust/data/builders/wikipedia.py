@@ -19,6 +19,8 @@ from mmclust.data.builders._common import (
 from mmclust.data.dataset import DatasetError, MultiViewDataset
 
 VIEWS = ("image", "text")
+#: what each view holds (image paths and captions), known before the data set is built
+VIEW_KINDS = {"image": "image_file", "text": "text"}
 
 WIKI_FIX = (
     "Download the Wikipedia cross-modal data set (wikipedia_dataset.zip from "
