@@ -221,3 +221,12 @@ def test_rehearsal_slice_through_snakemake(tmp_path: Path) -> None:
         assert meta["obtained_counts"]["n"] == expected["n"], dataset
     features = (tmp_path / "logs" / "build_input" / "coco-cross" / "resnet50.log").read_text()
     assert "RANDOMLY INITIALISED" in features
+
+
+def test_tsne_of_fewer_points_than_pca_dimensions() -> None:
+    from mmclust.report.figures import tsne_points
+
+    emb = np.random.default_rng(0).normal(size=(40, 160))
+    xy, idx = tsne_points(emb, max_points=5000, perplexity=30, random_state=0)
+    assert xy.shape == (40, 2) and idx.tolist() == list(range(40))
+    assert np.isfinite(xy).all()
