@@ -136,12 +136,6 @@ def run(workdir: Path, *, cores: int | str = 2, slice_: bool = False, out=print)
             (workdir / "slice.yaml").write_text(yaml.safe_dump(SLICE, sort_keys=False))
             configs.append(workdir / "slice.yaml")
         common = ["--cores", str(cores), "--keep-going"]
-        t1 = time.monotonic()
-        code = snakemake(workdir, configs, *common, "--until", "download_raw", log=log)
-        placed = place_manual_files(workdir, fixtures, out=out)
-        took = time.monotonic() - t1
-        out(f"downloads: exit {code}, manual sources placed {placed} ({took:.0f} s)")
-        t2 = time.monotonic()
         targets = ["all"]
         if slice_:  # every data set prepared, whatever the slice's experiments use
             with open(REPO / "config" / "config.yaml") as fh:
@@ -152,6 +146,12 @@ def run(workdir: Path, *, cores: int | str = 2, slice_: bool = False, out=print)
                 if d.get("raw")
                 or (d.get("mixed_from") in datasets and datasets[d["mixed_from"]].get("raw"))
             ]
+        t1 = time.monotonic()
+        code = snakemake(workdir, configs, *common, *targets, "--until", "download_raw", log=log)
+        placed = place_manual_files(workdir, fixtures, out=out)
+        took = time.monotonic() - t1
+        out(f"downloads: exit {code}, manual sources placed {placed} ({took:.0f} s)")
+        t2 = time.monotonic()
         code = snakemake(workdir, configs, *common, *targets, log=log)
         out(f"pipeline: exit {code} ({time.monotonic() - t2:.0f} s); log {log}")
     out(f"rehearsal wall time {time.monotonic() - t0:.0f} s")
