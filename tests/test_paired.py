@@ -112,9 +112,11 @@ def test_coco_cross_keeps_single_category_images_of_both_splits(tmp_path):
     assert ds.meta["image_root"] == str(tmp_path)
     assert ds.meta["reference_counts"] == {
         "n": 7429, "k": 10, "largest_class_share": 0.232, "smallest_class_share": 0.016,
+        "words_per_item": 50.5,
     }  # fmt: skip
     assert ds.meta["obtained_counts"] == {
         "n": 4, "k": 4, "largest_class_share": 0.25, "smallest_class_share": 0.25,
+        "words_per_item": 4.3,
     }  # fmt: skip
     assert ds.meta["coco_split_counts"] == {"train2014": 3, "val2014": 1}
     for p in ds.views["image"]:
@@ -133,6 +135,7 @@ def test_coco_all_applies_min_per_class(tmp_path):
     assert sorted(ds.class_names[i] for i in ds.labels) == ["cat", "cat", "dog", "dog"]
     assert ds.meta["reference_counts"] == {
         "n": 23189, "k": 43, "largest_class_share": 0.074, "smallest_class_share": 0.004,
+        "words_per_item": 50.4,
     }  # fmt: skip
     everything = coco("coco_all1", tmp_path, categories="all", min_per_class=1)
     assert everything.n == 8 and len(everything.class_names) == 6
@@ -299,6 +302,7 @@ def test_nyu_reads_matlab_v73_and_maps_to_13_classes(tmp_path):
     assert ds.meta["scene_type_counts"]["cafe"] == 1
     assert ds.meta["reference_counts"] == {
         "n": 1449, "k": 13, "largest_class_share": 0.264, "smallest_class_share": 0.017,
+        "words_per_item": 38.5,
     }  # fmt: skip
     assert "choice" in ds.meta["notes"]
     # PNGs are written once and reused
@@ -385,7 +389,7 @@ def test_wikipedia_layout_and_split(tmp_path):
     assert ds.masks["text"].all()
     assert ds.meta["obtained_counts"] == {
         "n": 5, "k": 4, "largest_class_share": 0.4, "smallest_class_share": 0.2,
-        "train": 3, "test": 2,
+        "words_per_item": 7.0, "train": 3, "test": 2,
     }  # fmt: skip
     assert ds.meta["count_differences"]["n"] == {"obtained": 5, "paper": 2866}
     assert ds.meta["reference_counts"]["n"] == 2866

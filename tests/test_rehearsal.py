@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from mmclust.data import builders
-from mmclust.data.builders._common import class_shares, count_differences
+from mmclust.data.builders._common import class_shares, count_differences, words_per_item
 from mmclust.data.download import ManualDownloadRequired, ensure_source
 from mmclust.data.lockfile import LOCK_NAME, ChecksumLock
 from mmclust.plan import Plan, load_files
@@ -153,6 +153,14 @@ def test_class_shares_and_count_differences() -> None:
         "smallest_class_share": {"obtained": 0.125, "paper": 0.2}
     }
     assert count_differences(got, None) == {}
+    # words per item at the paper's precision (one decimal)
+    assert count_differences({"words_per_item": 50.46}, {"words_per_item": 50.5}) == {}
+    assert count_differences({"words_per_item": 49.0}, {"words_per_item": 50.5}) == {
+        "words_per_item": {"obtained": 49.0, "paper": 50.5}
+    }
+    assert words_per_item(np.array(["a b c", "", "d e"]), np.array([True, False, True])) == {
+        "words_per_item": 2.5
+    }
 
 
 def test_random_weights_are_the_real_architecture_and_seeded(caplog) -> None:

@@ -28,10 +28,23 @@ COCO_CROSS = (
     "stop sign", "airplane", "suitcase", "pizza", "cell phone",
     "person", "giraffe", "kite", "toilet", "clock",
 )  # fmt: skip
-# JECL's data table: n, k and the largest / smallest class's share of the points
+# JECL's data table: n, k, the largest / smallest class's share of the points and the
+# mean number of words per item
 COCO_REFERENCE = {
-    "cross": {"n": 7429, "k": 10, "largest_class_share": 0.232, "smallest_class_share": 0.016},
-    "all": {"n": 23189, "k": 43, "largest_class_share": 0.074, "smallest_class_share": 0.004},
+    "cross": {
+        "n": 7429,
+        "k": 10,
+        "largest_class_share": 0.232,
+        "smallest_class_share": 0.016,
+        "words_per_item": 50.5,
+    },
+    "all": {
+        "n": 23189,
+        "k": 43,
+        "largest_class_share": 0.074,
+        "smallest_class_share": 0.004,
+        "words_per_item": 50.4,
+    },
 }
 COCO_FIX = (
     "Download the 2014 annotations (http://images.cocodataset.org/annotations/"

@@ -147,7 +147,13 @@ def nyu_rgbd(
         log.warning("%s: %d of %d images have no description", name, int((~text_mask).sum()), n)
     # JECL's data table: the largest class 26.4 % (bedroom: 383 / 1449), the smallest
     # 1.7 % (study: 25 / 1449), which the default 12 + "other" grouping gives
-    reference = {"n": 1449, "k": 13, "largest_class_share": 0.264, "smallest_class_share": 0.017}
+    reference = {
+        "n": 1449,
+        "k": 13,
+        "largest_class_share": 0.264,
+        "smallest_class_share": 0.017,
+        "words_per_item": 38.5,
+    }
     return image_text_dataset(
         name,
         raw_dir,

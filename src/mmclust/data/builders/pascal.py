@@ -80,6 +80,7 @@ def pascal_sentences(name: str, raw_dir: Path) -> MultiViewDataset:
         "k": 20,
         "largest_class_share": 0.05,
         "smallest_class_share": 0.05,
+        "words_per_item": 48.9,
         "sentences_per_image": 5,
     }
     return image_text_dataset(
