@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup demo demo-jecl demo-dm2c demo-jule demo-multiview run test lint format bench device-data device-check clean
+.PHONY: setup demo demo-jecl demo-dm2c demo-jule demo-multiview run rehearsal rehearsal-slice test lint format bench device-data device-check clean
 
 setup: $(VENV)/.installed
 
@@ -41,6 +41,16 @@ demo-multiview: setup
 run: setup
 	snakemake --cores $(CORES)
 
+# the default configuration's paper experiments at tiny scale, raw files in their real
+# formats served from 127.0.0.1 (config/rehearsal.yaml, tests/rehearsal.py)
+REHEARSAL_DIR ?= rehearsal
+
+rehearsal: setup
+	python -m tests.rehearsal $(REHEARSAL_DIR) --cores $(CORES)
+
+rehearsal-slice: setup
+	python -m tests.rehearsal $(REHEARSAL_DIR)-slice --cores $(CORES) --slice
+
 test: setup
 	pytest
 
@@ -50,6 +60,7 @@ lint: setup
 	snakefmt --check Snakefile workflow
 	snakemake --lint
 	snakemake --lint --configfile config/demo.yaml
+	snakemake --lint --configfile config/rehearsal.yaml
 	for c in config/demo-*.yaml; do snakemake --lint --configfile $$c || exit 1; done
 
 format: setup
@@ -72,4 +83,4 @@ device-check: device-data
 	python benchmarks/device_check.py --data results/bench/mnist5k.npz
 
 clean:
-	rm -rf results resources logs benchmarks/rules .snakemake
+	rm -rf results resources logs benchmarks/rules .snakemake $(REHEARSAL_DIR) $(REHEARSAL_DIR)-slice

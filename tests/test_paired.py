@@ -110,14 +110,20 @@ def test_coco_cross_keeps_single_category_images_of_both_splits(tmp_path):
     assert ds.views["text"][3] == ""
     assert ds.kinds == {"image": "image_file", "text": "text"}
     assert ds.meta["image_root"] == str(tmp_path)
-    assert ds.meta["reference_counts"] == {"n": 7429, "k": 10}
-    assert ds.meta["obtained_counts"] == {"n": 4, "k": 4}
+    assert ds.meta["reference_counts"] == {
+        "n": 7429, "k": 10, "largest_class_share": 0.232, "smallest_class_share": 0.016,
+        "words_per_item": 50.5,
+    }  # fmt: skip
+    assert ds.meta["obtained_counts"] == {
+        "n": 4, "k": 4, "largest_class_share": 0.25, "smallest_class_share": 0.25,
+        "words_per_item": 4.3,
+    }  # fmt: skip
     assert ds.meta["coco_split_counts"] == {"train2014": 3, "val2014": 1}
     for p in ds.views["image"]:
         assert (tmp_path / p).is_file()
     back = _round_trip(ds, tmp_path)
     assert back.kinds["image"] == "image_file"
-    assert back.meta["reference_counts"] == {"n": 7429, "k": 10}
+    assert back.meta["reference_counts"] == ds.meta["reference_counts"]
 
 
 def test_coco_all_applies_min_per_class(tmp_path):
@@ -127,7 +133,10 @@ def test_coco_all_applies_min_per_class(tmp_path):
     assert ds.class_names == ["cat", "dog"]  # COCO category-id order
     assert ds.n == 4
     assert sorted(ds.class_names[i] for i in ds.labels) == ["cat", "cat", "dog", "dog"]
-    assert ds.meta["reference_counts"] == {"n": 23189, "k": 43}
+    assert ds.meta["reference_counts"] == {
+        "n": 23189, "k": 43, "largest_class_share": 0.074, "smallest_class_share": 0.004,
+        "words_per_item": 50.4,
+    }  # fmt: skip
     everything = coco("coco_all1", tmp_path, categories="all", min_per_class=1)
     assert everything.n == 8 and len(everything.class_names) == 6
 
@@ -291,7 +300,10 @@ def test_nyu_reads_matlab_v73_and_maps_to_13_classes(tmp_path):
     assert ds.views["text"][0] == "This is a bedroom. It has a table."
     assert ds.masks["text"].tolist() == [True] * 3 + [False] + [True] * 10
     assert ds.meta["scene_type_counts"]["cafe"] == 1
-    assert ds.meta["reference_counts"] == {"n": 1449, "k": 13}
+    assert ds.meta["reference_counts"] == {
+        "n": 1449, "k": 13, "largest_class_share": 0.264, "smallest_class_share": 0.017,
+        "words_per_item": 38.5,
+    }  # fmt: skip
     assert "choice" in ds.meta["notes"]
     # PNGs are written once and reused
     stamp = (tmp_path / "images" / "0001.png").stat().st_mtime_ns
@@ -375,7 +387,11 @@ def test_wikipedia_layout_and_split(tmp_path):
     assert ds.views["image"][1] == "images/warfare/img0002.jpg"
     assert ds.views["text"][0] == "Section about art & more. Second paragraph."
     assert ds.masks["text"].all()
-    assert ds.meta["obtained_counts"] == {"n": 5, "k": 4, "train": 3, "test": 2}
+    assert ds.meta["obtained_counts"] == {
+        "n": 5, "k": 4, "largest_class_share": 0.4, "smallest_class_share": 0.2,
+        "words_per_item": 7.0, "train": 3, "test": 2,
+    }  # fmt: skip
+    assert ds.meta["count_differences"]["n"] == {"obtained": 5, "paper": 2866}
     assert ds.meta["reference_counts"]["n"] == 2866
     back = _round_trip(ds, tmp_path)
     assert back.split.tolist() == ds.split.tolist()
@@ -449,7 +465,7 @@ def _write_nus(root):
 
 def test_nus_auto_selects_largest_single_label_concepts(tmp_path):
     _write_nus(tmp_path)
-    ds = nus_wide_10k("nus", tmp_path, n_classes=2, per_class=5, seed=0)
+    ds = nus_wide_10k("nus", tmp_path, concepts=None, n_classes=2, per_class=5, seed=0)
     # usable single-label images: sky 10, clouds 8 (one image missing), animal 7, food 4
     assert ds.class_names == ["clouds", "sky"]
     assert ds.n == 10 and np.bincount(ds.labels).tolist() == [5, 5]
@@ -464,10 +480,13 @@ def test_nus_auto_selects_largest_single_label_concepts(tmp_path):
     i0 = idx[0]
     assert ds.views["text"][0] == " ".join(NUS_VOCAB[j] for j in sorted({i0 % 6, (i0 + 2) % 6}))
     assert ds.masks["text"].all()
-    assert ds.meta["reference_counts"] == {"n": 10000, "k": 10, "per_class": 1000}
-    same = nus_wide_10k("nus", tmp_path, n_classes=2, per_class=5, seed=0)
+    assert ds.meta["reference_counts"] == {
+        "n": 10000, "k": 10, "largest_class_share": 0.1, "smallest_class_share": 0.1,
+        "per_class": 1000,
+    }  # fmt: skip
+    same = nus_wide_10k("nus", tmp_path, concepts=None, n_classes=2, per_class=5, seed=0)
     assert same.views["image"].tolist() == ds.views["image"].tolist()
-    other = nus_wide_10k("nus", tmp_path, n_classes=2, per_class=5, seed=3)
+    other = nus_wide_10k("nus", tmp_path, concepts=None, n_classes=2, per_class=5, seed=3)
     assert other.views["image"].tolist() != ds.views["image"].tolist()
     _round_trip(ds, tmp_path)
 

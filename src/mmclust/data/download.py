@@ -1367,7 +1367,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Download, verify and unpack the raw files of one data source.",
     )
     add_download_options(parser)
-    parser.add_argument("--registry", type=Path, default=None, help="another registry.yaml")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--timeout", type=float, default=60, help="seconds per network read")
     parser.add_argument("--retries", type=int, default=3, help="attempts per mirror")
@@ -1398,6 +1397,12 @@ def add_download_options(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         help=f"checksums recorded on first use (default: {LOCK_NAME} beside RAW_DIR)",
+    )
+    parser.add_argument(
+        "--registry",
+        type=Path,
+        default=None,
+        help="another raw-file registry (registry.yaml) instead of the packaged one",
     )
     parser.add_argument("--allow-unverified", action="store_true", help=argparse.SUPPRESS)
 

@@ -32,6 +32,11 @@ Weights
     (3) a download through torchvision's own mechanism (hash checked), which
     offline ends in :class:`WeightsUnavailableError` naming the file to place
     and the folder to place it in.
+    ``weights: random`` (:data:`RANDOM_WEIGHTS`) builds the real architecture
+    with torchvision's random initialisation, seeded (``torch.manual_seed(0)``),
+    and logs a WARNING on every use: it exists for pipeline rehearsals on
+    machines where the ImageNet weights cannot be present, and features made
+    with it mean nothing.
 
 Preprocessing (documented choices)
     * grey images (``(n, H, W)`` or one channel) are replicated to 3 channels;
@@ -87,6 +92,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 LITE_MEAN = (127.0 / 255.0,) * 3
 LITE_STD = (128.0 / 255.0,) * 3
 DEFAULT_TORCHVISION_WEIGHTS = "IMAGENET1K_V1"
+#: the ``weights`` value that asks for a random initialisation (pipeline rehearsals only)
+RANDOM_WEIGHTS = "random"
 _TORCHVISION = {"resnet50": "ResNet50_Weights", "vgg16": "VGG16_Weights"}
 
 
@@ -287,14 +294,36 @@ def torchvision_weights_file_name(model: str, weights: str | None = None) -> tup
     return os.path.basename(urlparse(entry.url).path), entry.url
 
 
+def random_state_dict(model: ImageModel, seed: int = 0) -> dict[str, torch.Tensor]:
+    """The real architecture of ``model`` randomly initialised (seeded): rehearsals only."""
+    log.warning(
+        "%s: RANDOMLY INITIALISED weights (weights: %s, seed %d), NOT the ImageNet weights: "
+        "for pipeline rehearsals only, the features mean nothing",
+        model, RANDOM_WEIGHTS, seed,
+    )  # fmt: skip
+    gen = torch.random.fork_rng(devices=[])
+    with gen:
+        torch.manual_seed(seed)
+        if model == "efficientnet_lite0":
+            net: nn.Module = EfficientNetLite0()
+        else:
+            import torchvision.models as tvm
+
+            net = getattr(tvm, model)()
+    return net.state_dict()
+
+
 def resolve_weights(model: ImageModel, weights: str | None = None) -> dict[str, torch.Tensor]:
     """The state dict of ``model`` (see the module docstring for the order of look-ups).
 
     ``weights`` is a local file, or (ResNet-50 / VGG-16) the name of a torchvision
-    weight set such as ``"IMAGENET1K_V1"``; ``None`` means the default set.
+    weight set such as ``"IMAGENET1K_V1"``; ``None`` means the default set;
+    ``"random"`` the architecture's random initialisation (rehearsals only).
     """
     if model not in FEATURE_DIMS:
         raise DatasetError(f"unknown image model {model!r}; use one of {sorted(FEATURE_DIMS)}")
+    if weights == RANDOM_WEIGHTS:
+        return random_state_dict(model)
     if model == "efficientnet_lite0":
         path = Path(weights).expanduser() if weights else lite0_weights_path()
         log.info("efficientnet_lite0 weights: %s", path)

@@ -205,6 +205,8 @@ class Plan:
             flags += ["--mirror", shlex.quote(str(downloads["mirror"]))]
             if downloads["mirror_only"]:
                 flags.append("--mirror-only")
+        if downloads.get("registry"):
+            flags += ["--registry", shlex.quote(str(downloads["registry"]))]
         return " ".join(flags)
 
     # -- data sets --------------------------------------------------------------------------

@@ -17,7 +17,8 @@ def tsne_points(
     """2-d t-SNE coordinates of at most ``max_points`` rows, and their indices.
 
     Rows are subsampled uniformly with a seeded generator; inputs wider than 50
-    dimensions go through PCA to 50 first (the usual t-SNE practice).
+    dimensions go through PCA to 50 first (the usual t-SNE practice; to the
+    number of points when there are fewer than 50).
     """
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
@@ -26,8 +27,9 @@ def tsne_points(
     n = embedding.shape[0]
     idx = np.sort(rng.choice(n, max_points, replace=False)) if n > max_points else np.arange(n)
     x = embedding[idx].astype(np.float32)
-    if x.shape[1] > 50:
-        x = PCA(50, random_state=random_state).fit_transform(x)
+    dims = min(50, x.shape[0])
+    if x.shape[1] > dims:
+        x = PCA(dims, random_state=random_state).fit_transform(x)
     perplexity = min(perplexity, (len(idx) - 1) / 3)
     xy = TSNE(2, perplexity=perplexity, init="pca", random_state=random_state).fit_transform(x)
     return xy, idx

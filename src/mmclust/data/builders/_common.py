@@ -181,6 +181,51 @@ def log_counts(name: str, obtained: dict[str, Any], reference: dict[str, Any] | 
     )
 
 
+def class_shares(labels: np.ndarray) -> dict[str, float]:
+    """The largest and the smallest class's share of the samples (3 decimals, as papers print)."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64))
+    counts = counts[counts > 0]
+    if counts.size == 0:
+        return {}
+    total = float(counts.sum())
+    return {
+        "largest_class_share": round(float(counts.max()) / total, 3),
+        "smallest_class_share": round(float(counts.min()) / total, 3),
+    }
+
+
+def words_per_item(texts: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """The mean number of words of the texts present (1 decimal, as JECL's table prints)."""
+    words = [len(str(t).split()) for t, m in zip(texts, mask, strict=True) if m]
+    return {"words_per_item": round(float(np.mean(words)), 1)} if words else {}
+
+
+def count_differences(
+    obtained: dict[str, Any], reference: dict[str, Any] | None
+) -> dict[str, dict[str, Any]]:
+    """``{key: {"obtained": ..., "paper": ...}}`` for every count both give that differs.
+
+    Shares (keys ending in ``_share``) are compared at the paper's precision
+    (0.1 percentage point), ``words_per_item`` at 0.1 word.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for key, paper in (reference or {}).items():
+        if key not in obtained or not isinstance(paper, int | float):
+            continue
+        got = obtained[key]
+        if not isinstance(got, int | float):
+            continue
+        if key.endswith("_share"):
+            same = abs(got - paper) < 0.0015
+        elif key == "words_per_item":
+            same = abs(got - paper) < 0.051
+        else:
+            same = got == paper
+        if not same:
+            out[key] = {"obtained": got, "paper": paper}
+    return out
+
+
 def finish(
     name: str,
     views: dict[str, np.ndarray],
@@ -194,14 +239,23 @@ def finish(
     tail: dict[str, Any] | None = None,
     masks: dict[str, np.ndarray] | None = None,
     split: np.ndarray | None = None,
+    warn_differences: bool = True,
 ) -> MultiViewDataset:
     """The data set a builder returns, after logging its counts beside the paper's.
 
     ``meta`` of the result holds ``meta``, then ``reference_counts`` (the
-    paper's, None when there is no paper count) and ``obtained_counts``,
+    paper's, None when there is no paper count), ``obtained_counts`` and
+    ``count_differences`` (:func:`count_differences`; a WARNING lists them),
     then ``tail``.
     """
     log_counts(name, obtained, reference)
+    differences = count_differences(obtained, reference)
+    if differences and warn_differences:
+        log.warning(
+            "%s: counts differ from the paper's: %s",
+            name,
+            "; ".join(f"{k} {v['obtained']} (paper {v['paper']})" for k, v in differences.items()),
+        )
     return MultiViewDataset(
         name=name,
         views=views,
@@ -214,6 +268,7 @@ def finish(
             **meta,
             "reference_counts": reference,
             "obtained_counts": obtained,
+            "count_differences": differences,
             **(tail or {}),
         },
     )
@@ -259,6 +314,12 @@ def image_text_dataset(
         split=split,
         meta={**provenance, "image_root": str(raw_dir), **(options or {})},
         reference=reference,
-        obtained={"n": len(paths), "k": len(class_names), **(counts or {})},
+        obtained={
+            "n": len(paths),
+            "k": len(class_names),
+            **class_shares(labels),
+            **words_per_item(values, mask),
+            **(counts or {}),
+        },
         tail={**(details or {}), "notes": notes},
     )

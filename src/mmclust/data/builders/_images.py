@@ -249,4 +249,5 @@ def image_dataset(
         reference=reference,
         obtained=obtained,
         tail={"interpolation": interpolation if target is not None else None, "notes": notes},
+        warn_differences=False,  # warned above, with the image size
     )

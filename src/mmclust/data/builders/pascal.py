@@ -77,7 +77,14 @@ def pascal_sentences(name: str, raw_dir: Path) -> MultiViewDataset:
             name, len(no_text), no_text[0],
         )  # fmt: skip
     labels, classes = labels_from_names([r[1] for r in records])
-    reference = {"n": 1000, "k": 20, "sentences_per_image": 5}
+    reference = {
+        "n": 1000,
+        "k": 20,
+        "largest_class_share": 0.05,
+        "smallest_class_share": 0.05,
+        "words_per_item": 48.9,
+        "sentences_per_image": 5,
+    }
     return image_text_dataset(
         name,
         raw_dir,

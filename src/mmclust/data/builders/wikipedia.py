@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import logging
 import re
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from mmclust.data.builders._common import (
 )
 from mmclust.data.dataset import DatasetError, MultiViewDataset
 
+log = logging.getLogger(__name__)
+
 VIEWS = ("image", "text")
 #: what each view holds (image paths and captions), known before the data set is built
 VIEW_KINDS = {"image": "image_file", "text": "text"}
@@ -29,6 +32,11 @@ WIKI_FIX = (
     "texts/) and images/<category>/."
 )
 WIKI_SUBDIR = "wikipedia_dataset"
+#: the category numbers 1..10 of the .list files, in order (the image folder names)
+WIKI_CATEGORIES = (
+    "art", "biology", "geography", "history", "literature", "media", "music", "royalty",
+    "sport", "warfare",
+)  # fmt: skip
 _TEXT_RE = re.compile(r"<text>(.*?)</text>", re.DOTALL | re.IGNORECASE)
 
 
@@ -46,15 +54,21 @@ def wikipedia(name: str, raw_dir: Path) -> MultiViewDataset:
 
     The original train/test split is kept in ``split`` (2173 / 693).  Class
     ids follow the category numbers of categories.list (a category without
-    any pair would be left out, with a warning).
+    any pair would be left out, with a warning).  A copy without
+    categories.list is read with the archive's ten names in number order
+    (:data:`WIKI_CATEGORIES`, art … warfare, which are also its image folders).
     """
     raw_dir = Path(raw_dir)
     prefix = ""
     if not (raw_dir / "categories.list").exists() and (raw_dir / WIKI_SUBDIR).is_dir():
         prefix = f"{WIKI_SUBDIR}/"  # the archive's own top-level folder
     root = raw_dir / prefix if prefix else raw_dir
-    cat_file = require(root, "categories.list", WIKI_FIX, what="Wikipedia category list")
-    categories = [ln.strip() for ln in read_text(cat_file).splitlines() if ln.strip()]
+    cat_file = root / "categories.list"
+    if cat_file.is_file():
+        categories = [ln.strip() for ln in read_text(cat_file).splitlines() if ln.strip()]
+    else:
+        log.info("%s: no %s; using the archive's ten category names", name, cat_file)
+        categories = list(WIKI_CATEGORIES)
     text_dir = require(root, ("texts_xml", "texts"), WIKI_FIX, what="Wikipedia texts")
     rows: list[tuple[str, str, int, str]] = []
     for part in ("train", "test"):
