@@ -120,7 +120,9 @@ def wide_table(
     """Display table: one row per (dataset, input, method), formatted strings.
 
     ``dataset_names`` maps a data set to its display name (for example one that
-    says its captions are synthetic).
+    says its captions are synthetic).  A cell from one seed shows the mean alone
+    (no spread to show); a row with fewer seeds than the experiment asks for
+    says "n of m" in its Seeds column.
     """
     metrics = spec.get("metrics", ["acc", "nmi", "ari"])
     labels = spec.get("labels", {})
@@ -137,11 +139,13 @@ def wide_table(
         for metric in metrics:
             name = METRIC_NAMES.get(metric, metric)
             r = by.loc[metric]
-            row[name] = _fmt(r["mean"], r["std"])
+            # one seed has no spread: the mean alone, no "± 0.000"
+            row[name] = _fmt(r["mean"], r["std"]) if r["n_seeds"] > 1 else f"{r['mean']:.3f}"
             if has_paper:
                 row[f"{name} paper"] = "—" if pd.isna(r["paper"]) else f"{r['paper']:.3f}"
                 row[f"{name} Δ"] = "—" if pd.isna(r["diff"]) else f"{r['diff']:+.3f}"
-        row["Seeds"] = int(g["n_seeds"].min())
+        seeds, asked = int(g["n_seeds"].min()), len(spec.get("seeds", []))
+        row["Seeds"] = f"{seeds} of {asked}" if seeds < asked else seeds
         rows.append(row)
     return pd.DataFrame(rows)
 
