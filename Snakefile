@@ -12,6 +12,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/report_common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/pretrain.smk"
@@ -28,9 +29,17 @@ localrules:
     summary_table,
     tsne_figure,
     sweep_figure,
+    scorecard,
+    scorecard_summary,
+    data_sheet,
+    run_health,
+    not_run,
+    claims_section,
+    ready,
 
 
 rule all:
     default_target: True
     input:
         PLAN.targets(),
+        report_sheets(),

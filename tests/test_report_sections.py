@@ -90,6 +90,31 @@ def test_scorecard_files(tmp_path: Path) -> None:
     assert "| ACC | no | 2 | 1 | 0 | 1 |" in md
 
 
+def test_scorecard_overview(tmp_path: Path) -> None:
+    cells = scorecard.classify(summary_frame())
+    cells.to_csv(tmp_path / "scorecard_t.csv", index=False)
+    experiments = {
+        "t": {"category": "JULE", "regenerates": "Table 1", "paper": "p.csv"},
+        "offline": {"category": "JULE", "regenerates": "none", "paper": None},
+    }
+    out = {k: tmp_path / f"o.{k}" for k in ("csv", "md", "html")}
+    code = main(
+        ["scorecards", "--cells", str(tmp_path / "scorecard_t.csv"),
+         "--spec", json.dumps({"experiments": experiments, "settings": {}}),
+         *(f"--{k}={v}" for k, v in out.items())]
+    )  # fmt: skip
+    assert code == 0
+    df = pd.read_csv(out["csv"]).set_index("experiment")
+    counts = df.loc["t", ["cells", "within", "above", "below", "one_seed"]]
+    assert counts.tolist() == [5, 1, 1, 1, 2]
+    assert df.loc["t", ["within_one_seed", "below_one_seed"]].tolist() == [1, 1]
+    assert df.loc["offline", "scorecard"] == "no paper values in this table"
+    assert "1 table(s) with the paper's values, 5 cells" in out["md"].read_text()
+    # a configuration without paper values says so
+    scorecard.write_scorecard_overview({}, {"offline": experiments["offline"]}, {}, *out.values())
+    assert "nothing to score" in out["md"].read_text()
+
+
 def test_scorecard_of_a_table_without_paper_values(tmp_path: Path) -> None:
     df = summary_frame().assign(paper=np.nan)
     table = tmp_path / "t.csv"
@@ -156,18 +181,19 @@ def test_datasheet_rows(tmp_path: Path) -> None:
     assert df.loc["package", ["n", "n_paper", "k", "k_paper"]].tolist() == [1797, 1797, 10, 10]
     assert df.loc["package", "balance"] == f"{183 / 174:.2f}"
     syn = df.loc["SYNTHETIC stand-in; derived from digits"]
-    assert syn["dataset"] == "cap (synthetic captions)" and syn["verified"] == "package"
+    assert syn["dataset"] == "cap (SYNTHETIC)" and syn["verified"] == "package"
     assert syn["n_paper"] is None or pd.isna(syn["n_paper"])
     assert df.loc["downloaded", "verified"] == "trust on first use"
     assert df.loc["downloaded", "balance"] == "1.00"
     md = datasheet.to_markdown(datasheet.datasheet_rows(entries))
-    assert "| cap (synthetic captions) | SYNTHETIC stand-in" in md
+    assert "| cap (SYNTHETIC) | SYNTHETIC stand-in; derived from digits | 1797 | — |" in md
+    assert "| coil | downloaded | 1440 | 1440 | 20 | 20 | 72–72 | 1.00 |" in md
 
 
 def test_datasheet_entries_follow_the_lineage() -> None:
     plan = Plan(yaml.safe_load(TINY.read_text()))
-    entries = datasheet.entries_from_plan(plan, ["mfeat-mixed"])
-    assert [e["name"] for e in entries] == ["mfeat", "mfeat-mixed"]
+    entries = datasheet.entries_from_plan(plan, ["mfeat-mixed", "captioned.missing-text-0"])
+    assert [e["name"] for e in entries] == ["mfeat", "mfeat-mixed", "captioned"]
     assert entries[1]["base"] == "mfeat" and entries[0]["raw"] is None
 
 
@@ -203,7 +229,10 @@ def test_run_health_reads_the_convergence_record(tmp_path: Path) -> None:
     assert df.loc["kmeans", "status"] == health.NOT_RECORDED
     assert df.loc["jule", "status"] == "fit.json missing"
     assert df.loc["dec", "seed"] == 0 and df.loc["dec", "dataset"] == "digits"
-    md = health.to_markdown(health.health_table(files))
+    out = {k: tmp_path / f"health.{k}" for k in ("csv", "md", "html")}
+    assert main(["health", "--fit", *files, *(f"--{k}={v}" for k, v in out.items())]) == 0
+    md = out["md"].read_text()
+    assert out["html"].read_text().count('class="bad"') == 2
     assert "2 did not converge" in md
     assert "- digits / pixels / dm2c / seed 0: hit the limit (cycle_loss=0.1235)" in md
 

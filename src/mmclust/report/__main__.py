@@ -35,6 +35,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     s.add_argument("--csv", required=True)
     s.add_argument("--md", required=True)
 
+    s = sub.add_parser("scorecards", help="the scorecards of every table, summed up")
+    s.add_argument("--cells", nargs="*", default=[], help="the scorecards' cell tables (CSV)")
+    s.add_argument("--spec", type=_json, required=True, help="experiments and settings (JSON)")
+    s.add_argument("--csv", required=True)
+    s.add_argument("--md", required=True)
+    s.add_argument("--html", required=True)
+
     s = sub.add_parser("datasheet", help="obtained against published counts, provenance")
     s.add_argument("--entries", type=_json, required=True, help="list of data-set entries")
     s.add_argument("--csv", required=True)
@@ -67,6 +74,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mmclust.report.scorecard import write_scorecard
 
         write_scorecard(a.table, a.spec, a.png, a.csv, a.md, a.settings, a.experiment)
+    elif a.section == "scorecards":
+        from pathlib import Path
+
+        from mmclust.report.scorecard import write_scorecard_overview
+
+        files = {Path(f).stem.removeprefix("scorecard_"): f for f in a.cells}
+        write_scorecard_overview(
+            files, a.spec["experiments"], a.spec.get("settings", {}), a.csv, a.md, a.html
+        )
     elif a.section == "datasheet":
         from mmclust.report.datasheet import write_datasheet
 

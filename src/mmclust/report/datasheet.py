@@ -18,8 +18,9 @@ folder's ``.complete`` record (:mod:`mmclust.data.download`):
   (no download: the data ship with a Python or Debian package);
 * derived and mixed-modal data sets say what they come from and inherit their
   base's verification;
-* synthetic stand-ins (``synthetic_captions`` in ``meta.json``) are labelled
-  ``SYNTHETIC`` in the name column and in the notes.
+* synthetic stand-ins (``synthetic_captions`` in ``meta.json``, or a source
+  that says "synthetic") are labelled ``SYNTHETIC`` in the name and kind
+  columns and in the notes.
 """
 
 from __future__ import annotations
@@ -121,9 +122,7 @@ def datasheet_rows(entries: list[dict[str, Any]]) -> pd.DataFrame:
             note = "SYNTHETIC data. " + str(note)
         if note:
             details += f". {str(note).strip()[:160]}"
-        name = meta.get("display_name") or e["name"]
-        if synthetic and "synthetic" not in name.lower():
-            name += " (SYNTHETIC)"
+        name = e["name"] + (" (SYNTHETIC)" if synthetic else "")
         rows[e["name"]] = {
             "dataset": name,
             "kind": kind,
@@ -144,7 +143,11 @@ def datasheet_rows(entries: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def _cell(v: Any) -> str:
-    return "—" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
+    if v is None or (isinstance(v, float) and pd.isna(v)):
+        return "—"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
 
 
 def to_markdown(df: pd.DataFrame) -> str:
@@ -194,12 +197,15 @@ def write_datasheet(
 
 
 def entries_from_plan(plan: Any, datasets: Sequence[str]) -> list[dict[str, Any]]:
-    """The data sheet's entries for ``datasets`` and their bases, bases first."""
+    """The data sheet's entries for ``datasets`` and their bases, bases first (sweep
+    points, whose generated names hold a dot, are left out: their base is listed)."""
     from mmclust.plan import paths
 
     order: list[str] = []
     for ds in datasets:
         for name in reversed(plan.lineage(ds)):
+            if "." in name:  # a sweep point (a generated name): its base stands for it
+                continue
             if name not in order:
                 order.append(name)
     out = []

@@ -27,6 +27,8 @@ def table(df: pd.DataFrame, flag: str | None = None) -> str:
     """An HTML table of ``df``; rows whose column ``flag`` is truthy are marked."""
     if df.empty:
         return "<p><em>none</em></p>"
+    if flag not in df.columns:
+        flag = None
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns if c != flag)
     rows = []
     for _, r in df.iterrows():

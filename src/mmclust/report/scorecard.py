@@ -91,7 +91,7 @@ def summary_counts(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def _label(row: Any, labels: dict[str, str]) -> str:
-    return f"{row.dataset}/{labels.get(row.method, row.method)}"
+    return f"{row.dataset} {row.input}: {labels.get(row.method, row.method)}"
 
 
 def draw(
@@ -233,3 +233,92 @@ def write_scorecard(
     with atomic_open(out_md) as fh:
         fh.write(to_markdown(cells, counts, experiment, settings))
     return cells
+
+
+def scorecard_overview(
+    cell_files: dict[str, str | os.PathLike[str]], experiments: dict[str, dict[str, Any]]
+) -> pd.DataFrame:
+    """One row per experiment: its paper table and the counts of its scorecard's cells.
+
+    ``cell_files`` maps the experiments that have a scorecard to its CSV;
+    ``experiments`` maps every experiment of the report to ``regenerates``,
+    ``category`` and ``paper`` (the file of the paper's values, or None).
+    """
+    rows = []
+    for name, exp in experiments.items():
+        row: dict[str, Any] = {
+            "experiment": name,
+            "category": exp.get("category") or "",
+            "regenerates": exp.get("regenerates") or "",
+        }
+        if name in cell_files:
+            cells = pd.read_csv(cell_files[name])
+            multi = cells[~cells["one_seed"].astype(bool)]
+            row.update(
+                cells=len(cells),
+                one_seed=int(cells["one_seed"].astype(bool).sum()),
+                **{s: int((multi["status"] == s).sum()) for s in STATUSES},
+                **{
+                    f"{s}_one_seed": int(
+                        (cells["status"] == s).sum() - (multi["status"] == s).sum()
+                    )
+                    for s in STATUSES
+                },
+            )
+            row["scorecard"] = f"results/report/scorecard_{name}.png"
+        else:
+            row["scorecard"] = (
+                "no paper values in this table"
+                if not exp.get("paper")
+                else "not made (see what was not run)"
+            )
+        rows.append(row)
+    columns = [
+        "experiment", "category", "regenerates", "cells", "within", "above", "below",
+        "one_seed", "within_one_seed", "above_one_seed", "below_one_seed", "scorecard",
+    ]  # fmt: skip
+    return pd.DataFrame(rows).reindex(columns=columns)
+
+
+def write_scorecard_overview(
+    cell_files: dict[str, str | os.PathLike[str]],
+    experiments: dict[str, dict[str, Any]],
+    settings: dict[str, Any],
+    out_csv: str | os.PathLike[str],
+    out_md: str | os.PathLike[str],
+    out_html: str | os.PathLike[str],
+) -> pd.DataFrame:
+    from mmclust.report.html import page
+
+    settings = {**DEFAULTS, **(settings or {})}
+    df = scorecard_overview(cell_files, experiments)
+    tol = f"max({settings['tolerance_sd']:g} × seed std, {settings['tolerance_abs']:g})"
+    scored = df[df["cells"].notna()]
+    if scored.empty:
+        summary = (
+            "No table of this configuration has the paper's values (offline stand-ins run "
+            "on other data than the papers'): there is nothing to score. The paper-scale "
+            "configuration (config/config.yaml) names a file of the paper's values for each "
+            "table it regenerates."
+        )
+    else:
+        n = int(scored["cells"].sum())
+        within, above, below = (int(scored[s].sum()) for s in STATUSES)
+        ones = int(scored["one_seed"].sum())
+        summary = (
+            f"{len(scored)} table(s) with the paper's values, {n} cells: with two seeds or "
+            f"more, {within} within ours ± {tol}, {above} above (ours higher), {below} below "
+            f"(ours lower); {ones} cell(s) from one seed (no spread; counted apart: "
+            f"{int(scored['within_one_seed'].sum())} within the absolute tolerance, "
+            f"{int(scored['above_one_seed'].sum())} above, "
+            f"{int(scored['below_one_seed'].sum())} below). "
+            "Each table's figure is in its paper's category, under Scorecards."
+        )
+    md = "# Scorecards\n\n" + summary + "\n"
+    with atomic_open(out_csv) as fh:
+        df.to_csv(fh, index=False)
+    with atomic_open(out_md) as fh:
+        fh.write(md)
+    with atomic_open(out_html) as fh:
+        fh.write(page("Scorecards: ours against the papers", summary, [("Tables", df)]))
+    return df
