@@ -340,6 +340,8 @@ def test_claims_section_includes_the_claims_table_when_given(tmp_path: Path) -> 
     assert "JECL &gt; k-means" in html and "claims.csv" in html
     claims_section.write_claims_section([table], ["t"], {}, tmp_path / "c.csv", out)
     assert "No claims table in this workflow yet" in out.read_text()
+    claims_section.write_claims_section([], [], {}, tmp_path / "c.csv", out)
+    assert "the tables allow no comparison" in out.read_text()
 
 
 # -- figures people compare -------------------------------------------------------------
