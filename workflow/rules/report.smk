@@ -256,9 +256,7 @@ rule not_run:
                 },
                 "selected": PLAN.selected_experiments(),
                 "blocked": BLOCKED,
-                "configfiles": [
-                    os.path.relpath(f, workflow.basedir) for f in PLAN.configfiles
-                ],
+                "configfiles": [config_name(f) for f in PLAN.configfiles],
             }
         ),
     shell:

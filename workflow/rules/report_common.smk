@@ -38,6 +38,13 @@ from mmclust.report import notrun as _notrun  # noqa: E402  (no pandas at import
 BLOCKED = _notrun.blocked(PLAN)
 
 
+def config_name(path):
+    """A config file as the commands of the report name it: relative to the workflow's
+    folder when it is inside it (config/demo.yaml), else as given."""
+    inside = Path(path).resolve().is_relative_to(Path(workflow.basedir).resolve())
+    return os.path.relpath(path, workflow.basedir) if inside else str(path)
+
+
 def report_experiments():
     """The selected experiments that nothing blocks: those the report's sections cover."""
     return [e for e in PLAN.selected_experiments() if e not in BLOCKED]
