@@ -5,7 +5,8 @@ descriptors 3 and 4, NUL-separated JSON messages), so no driver or Python
 package beyond the standard library is needed: Debian's ``chromium`` package
 is enough.  :func:`inspect_report` loads a Snakemake report and returns the
 console errors and uncaught exceptions, every figure of the report that the
-browser could not decode, the report's categories and a screenshot.
+browser could not decode (or that is not a complete PNG: a browser shows a
+truncated one as far as it goes), the report's categories and a screenshot.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,6 +143,69 @@ class Browser:
         self.close()
 
 
+def png_problem(data: bytes) -> str | None:
+    """Why ``data`` is not a complete PNG (None when it is).
+
+    A browser shows a truncated PNG as far as its rows go (and ``img.decode()``
+    succeeds), so the figures are also read here in full: every chunk's CRC, an
+    IEND chunk last, and a zlib stream that ends with exactly the bytes the
+    header announces (non-interlaced images).
+    """
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "not a PNG signature"
+    pos, idat, header, last = 8, [], b"", b""
+    while pos < len(data):
+        if pos + 8 > len(data):
+            return "truncated chunk header"
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
+        crc = data[pos + 8 + length : pos + 12 + length]
+        if len(body) < length or len(crc) < 4:
+            return f"truncated {kind.decode(errors='replace')} chunk"
+        if zlib.crc32(kind + body) != int.from_bytes(crc, "big"):
+            return f"bad CRC in a {kind.decode(errors='replace')} chunk"
+        if kind == b"IHDR":
+            header = body
+        elif kind == b"IDAT":
+            idat.append(body)
+        last = kind
+        pos += 12 + length
+    if last != b"IEND":
+        return "no IEND chunk"
+    if len(header) != 13 or not idat:
+        return "no IHDR or no IDAT"
+    width, height = int.from_bytes(header[:4], "big"), int.from_bytes(header[4:8], "big")
+    depth, colour, interlace = header[8], header[9], header[12]
+    d = zlib.decompressobj()
+    try:
+        raw = d.decompress(b"".join(idat))
+    except zlib.error as err:
+        return f"image data do not decompress: {err}"
+    if not d.eof:
+        return "image data end early"
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(colour)
+    if channels is None:
+        return f"unknown colour type {colour}"
+    row = (width * channels * depth + 7) // 8
+    if interlace == 0 and len(raw) != height * (1 + row):
+        return f"{len(raw)} bytes of image data where {height * (1 + row)} were expected"
+    return None
+
+
+def report_images(html: Path) -> dict[str, bytes]:
+    """The image results embedded in a Snakemake report (path -> bytes)."""
+    text = html.read_text()
+    block = text.find('<script id="results">')  # a report; a hand-made page has no id
+    start = text.index("var results = ", max(block, 0)) + len("var results = ")
+    results, _ = json.JSONDecoder().raw_decode(text, start)
+    out = {}
+    for path, res in results.items():
+        if str(res.get("mime_type", "")).startswith("image/"):
+            out[path] = base64.b64decode(res["data_uri"].split(",", 1)[1])
+    return out
+
+
 @dataclass
 class PageReport:
     errors: list[str] = field(default_factory=list)
@@ -226,6 +291,13 @@ def inspect_report(
             out.broken_figures = data["broken"]
             out.figures = data["figures"]
             out.categories = data["cats"]
+        # a figure the browser shows only in part (truncated) counts as broken too
+        for path, data in report_images(html).items():
+            seen = any(f.split(":")[0] == path for f in out.broken_figures)
+            if path.endswith(".png") and not seen:
+                problem = png_problem(data)
+                if problem:
+                    out.broken_figures.append(f"{path}: {problem}")
         if show:
             shown = b.send(
                 "Runtime.evaluate",

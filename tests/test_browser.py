@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import find_chromium, inspect_report
+from tests.browser import find_chromium, inspect_report, png_problem
 
 pytestmark = pytest.mark.slow
 
@@ -64,6 +64,18 @@ def test_a_good_page_passes(chromium: str, tmp_path: Path) -> None:
     assert out.categories == {"JULE": ["Scorecards"], "Claims": ["Claims"]}
     assert out.shown_figure_width == 40
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_figure_the_browser_shows_in_part_is_caught(chromium: str, tmp_path: Path) -> None:
+    """A PNG cut after its first image-data chunk decodes in the browser (its top rows),
+    so the figures are also read in full."""
+    good = png(40, 30)
+    assert png_problem(good) is None
+    cut = good[: good.index(b"IEND") - 4]  # everything but the IEND chunk
+    assert png_problem(cut) == "no IEND chunk"
+    page = report_page(tmp_path / "cut.html", cut)
+    out = inspect_report(page, executable=chromium)
+    assert out.broken_figures == ["results/report/scorecard_x.png: no IEND chunk"]
 
 
 def test_a_broken_figure_and_errors_are_caught(chromium: str, tmp_path: Path) -> None:
