@@ -185,7 +185,11 @@ def test_datasheet_rows(tmp_path: Path) -> None:
     assert syn["n_paper"] is None or pd.isna(syn["n_paper"])
     assert df.loc["downloaded", "verified"] == "trust on first use"
     assert df.loc["downloaded", "balance"] == "1.00"
-    md = datasheet.to_markdown(datasheet.datasheet_rows(entries))
+    out = {k: tmp_path / f"sheet.{k}" for k in ("csv", "md", "html")}
+    datasheet.write_datasheet(entries, *out.values())
+    html = out["html"].read_text()
+    assert "| data set |" not in html and html.count("<tr>") == 4  # head + 3 rows
+    md = out["md"].read_text()
     assert "| cap (SYNTHETIC) | SYNTHETIC stand-in; derived from digits | 1797 | — |" in md
     assert "| coil | downloaded | 1440 | 1440 | 20 | 20 | 72–72 | 1.00 |" in md
 

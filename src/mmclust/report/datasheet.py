@@ -192,7 +192,7 @@ def write_datasheet(
         from mmclust.report.html import page
 
         with atomic_open(out_html) as fh:
-            fh.write(page("Data sheet", md.split("\n", 2)[2], [("", df)]))
+            fh.write(page("Data sheet", md.split("\n")[2], [("", df)]))
     return df
 
 
