@@ -43,3 +43,10 @@ rule all:
     input:
         PLAN.targets(),
         report_sheets(),
+
+
+# everything that can run now: the experiments no manual download or missing GPU
+# blocks, and the report's sections (a partial run's report: `--report ... ready`)
+rule ready:
+    input:
+        ready_targets(),

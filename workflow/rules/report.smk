@@ -292,8 +292,3 @@ rule claims_section:
         "python -m mmclust.report claims --tables {input.tables}"
         " --experiments {params.experiments} --labels {params.labels:q}"
         " --claims {input.claims} --csv {output.csv} --html {output.html} 2> {log}"
-
-
-rule ready:
-    input:
-        ready_targets(),
