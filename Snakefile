@@ -12,6 +12,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/report_common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/pretrain.smk"
@@ -29,9 +30,24 @@ localrules:
     tsne_figure,
     sweep_figure,
     claims_table,
+    scorecard,
+    scorecard_summary,
+    data_sheet,
+    run_health,
+    not_run,
+    claims_section,
+    ready,
 
 
 rule all:
     default_target: True
     input:
         PLAN.targets(),
+        report_sheets(),
+
+
+# everything that can run now: the experiments no manual download or missing GPU
+# blocks, and the report's sections (a partial run's report: `--report ... ready`)
+rule ready:
+    input:
+        ready_targets(),

@@ -70,6 +70,12 @@ def test_every_job_logged_and_benchmarked(tiny_run: Path) -> None:
         "tsne_figure",
         "sweep_figure",
         "claims_table",
+        "scorecard",
+        "scorecard_summary",
+        "data_sheet",
+        "run_health",
+        "not_run",
+        "claims_section",
     ]:
         assert list((tiny_run / "logs" / rule).rglob("*.log")), rule
         assert list((tiny_run / "benchmarks/rules" / rule).rglob("*.tsv")), rule
@@ -115,6 +121,10 @@ def test_changing_dec_reruns_only_dec(tiny_run: Path, tmp_path: Path) -> None:
         "aggregate_runs",
         "summary_table",
         "tsne_figure",
+        # the report's sections that read every run and every table (no paper values
+        # in the tiny table: no scorecard)
+        "run_health",
+        "not_run",
         "all",
     }
     for rule, wc in jobs:
@@ -142,7 +152,8 @@ def test_changing_a_plot_setting_reruns_only_plots(tiny_run: Path, tmp_path: Pat
     cfg = tiny_config()
     cfg["plots"]["tsne"]["perplexity"] = 12
     jobs = planned_jobs(tiny_run, "--configfile", str(write_config(tmp_path / "c.yaml", cfg)))
-    assert {r for r, _ in jobs} == {"tsne_figure", "all"}
+    # not_run: its commands name the config file, here another one (a second's job)
+    assert {r for r, _ in jobs} == {"tsne_figure", "not_run", "all"}
 
 
 def test_pretrain_override_reruns_that_dataset_only(tiny_run: Path, tmp_path: Path) -> None:
@@ -167,6 +178,8 @@ def test_changing_gamma_reruns_only_that_jecl(tiny_run: Path, tmp_path: Path) ->
     assert {r for r, _ in jobs} == {
         "cluster", "evaluate_run", "aggregate_runs", "summary_table", "sweep_figure",
         "claims_table", "all",
+        # the report: tiny-jecl has paper values
+        "scorecard", "scorecard_summary", "claims_section", "run_health", "not_run",
     }  # fmt: skip
     runs = [wc for r, wc in jobs if r == "cluster"]
     # the method named jecl only: not its ablation, nor the gamma sweep (which sets gamma)
@@ -377,3 +390,73 @@ def test_default_config_plans_every_download_and_feature(tmp_path: Path) -> None
     assert {(d, i) for d, i in features if "." not in d} == configured
     # the sweeps' derived data sets restrict the base data set's inputs
     assert all((d.split(".")[0], i) in configured for d, i in features)
+
+
+def test_report_sections(tiny_run: Path) -> None:
+    """Scorecards, data sheet, run health, not run and claims agree with the tables."""
+    report = tiny_run / "results/report"
+    cells = pd.read_csv(report / "scorecard_tiny-jecl.csv")
+    table = pd.read_csv(tiny_run / "results/tables/tiny-jecl.csv")
+    with_paper = table[table["paper"].notna()]
+    assert len(cells) == len(with_paper) == 4
+    assert cells["mean"].tolist() == pytest.approx(with_paper["mean"].tolist())
+    assert cells["one_seed"].all()  # tiny-jecl runs one seed: no "within" by spread
+    assert "# Scorecard: tiny-jecl" in (report / "scorecard_tiny-jecl.md").read_text()
+    # only experiments with paper values have a scorecard
+    assert [p.name for p in report.glob("scorecard_*.png")] == ["scorecard_tiny-jecl.png"]
+    sheet = pd.read_csv(report / "datasheet.csv").set_index("dataset")
+    assert sheet.loc["digits", ["n", "n_paper", "k"]].tolist() == [1797, 1797, 10]
+    assert sheet.loc["digits", "verified"] == "package"
+    assert sheet.loc["captioned (SYNTHETIC)", "kind"].startswith("SYNTHETIC")
+    # the configured data sets the experiments use; sweep points are not listed
+    assert set(sheet.index) == {"digits", "mfeat", "captioned (SYNTHETIC)", "mfeat-mixed"}
+    assert "mfeat-mixed" in sheet.index and "derived from mfeat" in sheet.loc["mfeat-mixed", "kind"]
+    health = pd.read_csv(report / "health.csv")
+    runs = sum(len(pd.read_csv(p)) for p in (tiny_run / "results/tables").glob("*_runs.csv"))
+    assert len(health) == runs
+    dec = health[(health["method"] == "dec") & (health["dataset"] == "digits")]
+    assert dec["status"].str.contains("hit the limit|stopping rule fired").all()
+    assert (health[health["method"] == "kmeans"]["status"] == "not recorded").all()
+    not_run = pd.read_csv(report / "not_run.csv")
+    assert (not_run["status"] == "ran").all() and len(not_run) == len(tiny_config()["experiments"])
+    assert "No claims table in this workflow yet" in (report / "claims.html").read_text()
+    overview = pd.read_csv(report / "scorecards.csv").set_index("experiment")
+    assert overview.loc["tiny-jecl", "cells"] == 4 and overview.loc["tiny-jecl", "one_seed"] == 4
+    assert overview.loc["tiny", "scorecard"] == "no paper values in this table"
+
+
+def test_report_in_a_browser(tiny_run: Path, tmp_path: Path) -> None:
+    """The report opens in headless Chromium without errors and every figure decodes;
+    a broken figure makes the same check fail."""
+    from tests.browser import find_chromium, inspect_report
+
+    if find_chromium() is None:
+        pytest.fail("no Chromium: install Debian's chromium package (.ci/run does)")
+    html = tmp_path / "report.html"
+    res = snakemake(tiny_run, "--configfile", str(TINY), "--report", str(html))
+    assert res.returncode == 0, res.stderr[-3000:]
+    shot = tmp_path / "report.png"
+    page = inspect_report(html, shot, show="scorecard_tiny-jecl.png")
+    assert page.errors == []
+    assert page.broken_figures == []
+    figures = {Path(f).name for f in page.figures}
+    assert "scorecard_tiny-jecl.png" in figures
+    assert "tsne_digits_pixels_dec_seed0.png" in figures
+    assert page.shown_figure_width > 300  # the scorecard as the report shows it
+    assert "Scorecards" in page.categories["JECL"]
+    assert "Claims" in page.categories
+    assert {"Data sheet", "Run health", "Not run"} <= set(page.categories["Reproduction"])
+    assert shot.stat().st_size > 10_000
+
+    # break one figure on purpose: the same check must catch it
+    figure = tiny_run / "results/report/scorecard_tiny-jecl.png"
+    good = figure.read_bytes()
+    try:
+        figure.write_bytes(good[: len(good) // 3])
+        broken_html = tmp_path / "broken.html"
+        res = snakemake(tiny_run, "--configfile", str(TINY), "--report", str(broken_html))
+        assert res.returncode == 0, res.stderr[-3000:]
+        broken = inspect_report(broken_html, tmp_path / "broken.png")
+        assert [Path(f.split(":")[0]).name for f in broken.broken_figures] == [figure.name]
+    finally:
+        figure.write_bytes(good)

@@ -1,4 +1,15 @@
-"""t-SNE figures of learned embeddings."""
+"""t-SNE figures of learned embeddings.
+
+Two panels side by side: points coloured by predicted cluster, and by true
+class.  With ``match_classes`` (config ``plots.tsne.match_classes``, default
+true) each cluster takes the colour of the class it is matched to by the
+Hungarian matching of the confusion matrix (the one clustering accuracy
+uses, over all points, not only the plotted ones), so that a cluster and its
+class look the same in the two panels; clusters left without a class (more
+clusters than classes) get the colours after the classes'.  The legend says
+which class each cluster is matched to.  The matching only chooses colours:
+it reads the classes, as the right panel does, and changes no result.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +20,33 @@ import numpy as np
 
 from mmclust.data import MultiViewDataset
 from mmclust.io import atomic_path
+
+
+def match_clusters(pred: np.ndarray, labels: np.ndarray) -> dict[int, int]:
+    """Cluster -> class of the one-to-one matching that maximises agreement (Hungarian).
+
+    Clusters without a class (more clusters than classes) are absent from the result.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    clusters = np.unique(pred)
+    classes = np.unique(labels)
+    counts = np.zeros((len(clusters), len(classes)), dtype=np.int64)
+    np.add.at(counts, (np.searchsorted(clusters, pred), np.searchsorted(classes, labels)), 1)
+    rows, cols = linear_sum_assignment(counts, maximize=True)
+    return {int(clusters[r]): int(classes[c]) for r, c in zip(rows, cols, strict=True)}
+
+
+def cluster_colours(pred: np.ndarray, labels: np.ndarray, k: int) -> dict[int, int]:
+    """Colour index of each cluster: its matched class, else the first free index from ``k``."""
+    matched = match_clusters(pred, labels)
+    out = dict(matched)
+    extra = k
+    for c in np.unique(pred):
+        if int(c) not in out:
+            out[int(c)] = extra
+            extra += 1
+    return out
 
 
 def tsne_points(
@@ -56,11 +94,29 @@ def tsne_figure(
         int(params.get("random_state", 0)),
     )  # fmt: skip
     names = ds.class_names or [str(c) for c in range(ds.k)]
+
+    def class_name(c: int) -> str:
+        return names[c] if c < len(names) else str(c)
+
     fig, axes = plt.subplots(1, 2, figsize=(12, 5.5), dpi=int(params.get("dpi", 120)))
-    cmap = plt.get_cmap("tab20" if max(ds.k, pred.max() + 1) > 10 else "tab10")
+    match = bool(params.get("match_classes", True))
+    if match:
+        colour_of = cluster_colours(pred, ds.labels, ds.k)
+        n_colours = max(ds.k, max(colour_of.values()) + 1)
+    else:
+        colour_of = {int(c): int(c) for c in np.unique(pred)}
+        n_colours = max(ds.k, int(pred.max()) + 1)
+    cmap = plt.get_cmap("tab20" if n_colours > 10 else "tab10")
+
+    def cluster_name(c: int) -> str:
+        if not match:
+            return f"cluster {c}"
+        m = colour_of[c]
+        return f"cluster {c} → {class_name(m)}" if m < ds.k else f"cluster {c} (no class)"
+
     panels = [
-        (axes[0], pred[idx], "predicted cluster", lambda c: f"cluster {c}"),
-        (axes[1], ds.labels[idx], "true class", lambda c: names[c] if c < len(names) else str(c)),
+        (axes[0], pred[idx], "predicted cluster", cluster_name, colour_of.__getitem__),
+        (axes[1], ds.labels[idx], "true class", class_name, int),
     ]
     # mixed-modal data: mark each point by the modality it came from
     mixed = ds.meta.get("mixed_modal")
@@ -69,10 +125,10 @@ def tsne_figure(
         first = mixed["views"][0]
         modality = np.where(ds.masks[first][idx], 0, 1)
     markers = ("o", "^")
-    for ax, lab, what, name in panels:
+    for ax, lab, what, name, colour_index in panels:
         for c in np.unique(lab):
             sel = lab == c
-            colour = cmap(int(c) % cmap.N)
+            colour = cmap(colour_index(int(c)) % cmap.N)
             if modality is None:
                 ax.scatter(xy[sel, 0], xy[sel, 1], s=4, color=colour, label=name(int(c)))
                 continue
@@ -87,7 +143,8 @@ def tsne_figure(
                 ax.scatter(
                     [], [], s=6, marker=markers[mod], color="grey", label=mixed["views"][mod]
                 )
-        ax.set_title(f"coloured by {what}" + (", marked by modality" if mixed else ""))
+        matched = " (colour of its matched class)" if match and what == "predicted cluster" else ""
+        ax.set_title(f"coloured by {what}{matched}" + (", marked by modality" if mixed else ""))
         ax.set_xticks([])
         ax.set_yticks([])
         ax.legend(

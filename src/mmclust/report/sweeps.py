@@ -4,6 +4,11 @@ Each point of a sweep is an ordinary run (see the workflow's sweep
 expansion); the experiment's ``points`` list maps a run's
 (dataset, input, method) to its series and x value.  Lines are the mean over
 seeds, bands ± one standard deviation (ddof=1; none with one seed).
+
+The paper's default of the swept parameter is marked with a dashed vertical
+line: the experiment's ``sweep: {default: ...}`` when given ("paper's
+default"), otherwise the value the configuration gives the swept method
+(``marker`` in the spec, labelled with where that value comes from).
 """
 
 from __future__ import annotations
@@ -37,6 +42,20 @@ def sweep_summary(
     return out.sort_values(["metric", "series", "x"]).reset_index(drop=True)
 
 
+def default_marker(spec: dict[str, Any]) -> dict[str, Any] | None:
+    """The value to mark and its label: the paper's default, or the configured value."""
+    sweep = spec["sweep"]
+    if sweep.get("default") is not None:
+        return {
+            "value": float(sweep["default"]),
+            "label": f"paper's default ({sweep['default']:g})",
+        }
+    marker = spec.get("marker")
+    if marker and marker.get("value") is not None:
+        return {"value": float(marker["value"]), "label": str(marker.get("label", "default"))}
+    return None
+
+
 def sweep_figure(
     runs_csv: str | os.PathLike[str],
     spec: dict[str, Any],
@@ -52,6 +71,7 @@ def sweep_figure(
     sweep = spec["sweep"]
     summary = sweep_summary(pd.read_csv(runs_csv), spec["points"], metrics)
     series = list(dict.fromkeys(p["series"] for p in spec["points"]))
+    marker = default_marker(spec)
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):
         for name in series:
@@ -68,6 +88,8 @@ def sweep_figure(
         ax.set_xlabel(sweep.get("label") or XLABELS.get(sweep["parameter"], sweep["parameter"]))
         ax.set_ylabel(METRIC_NAMES.get(metric, metric))
         ax.grid(alpha=0.3)
+        if marker is not None:
+            ax.axvline(marker["value"], color="0.3", ls="--", lw=1, label=marker["label"])
     axes[0][0].legend(fontsize=8)
     seeds = int(summary["n_seeds"].min())
     title = spec.get("title") or spec.get("description", "")
