@@ -280,6 +280,8 @@ def test_manual_download_blocks_its_experiments_only(tmp_path: Path) -> None:
 def test_a_cuda_device_without_gpu_blocks_everything(monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = yaml.safe_load(TINY.read_text())
     cfg["device"] = "cuda"
+    # jobs that ask the scheduler for a GPU: the plan accepts them on a machine without one
+    cfg.setdefault("resources", {}).setdefault("train", {})["gpu"] = 1
     monkeypatch.setattr(notrun, "gpu_available", lambda: False)
     blocked = notrun.blocked(Plan(cfg))
     assert set(blocked) == set(cfg["experiments"])
