@@ -50,18 +50,26 @@ SLICE: dict = {
                 {"dataset": "coco-cross", "input": "pair", "methods": ["jecl"]},
             ],
             "tsne": [{"dataset": "coco-cross", "input": "pair", "method": "jecl"}],
+            # the claims whose two sides the slice still runs
+            "claims": {"ids": ["jecl-beats-concat-km", "jecl-beats-concat-dec"]},
         },
         "dm2c-table3": {
             "runs": [
                 {"dataset": "wikipedia-mixed", "input": "pooled", "methods": ["kmeans"]},
                 {"dataset": "wikipedia-mixed", "input": "pair", "methods": ["dm2c-wikipedia"]},
             ],
+            "claims": {"ids": ["dm2c-wikipedia-beats-baselines"]},
         },
         "jule-table1": {
             "runs": [
-                {"dataset": "mnist-test", "input": "pixels", "methods": ["kmeans", "jule-rc"]},
+                {
+                    "dataset": "mnist-test",
+                    "input": "pixels",
+                    "methods": ["kmeans", "jule-rc", "ac-gdl"],
+                },
                 {"dataset": "umist", "input": "pixels", "methods": ["ac-gdl"]},
             ],
+            "claims": {"ids": ["jule-rc-beats-ac-gdl"]},
         },
         "jule-robustness-eta": {
             "runs": [{"dataset": "mnist-test", "input": "pixels", "methods": ["jule-rc"]}],
