@@ -238,3 +238,21 @@ def test_tsne_of_fewer_points_than_pca_dimensions() -> None:
     xy, idx = tsne_points(emb, max_points=5000, perplexity=30, random_state=0)
     assert xy.shape == (40, 2) and idx.tolist() == list(range(40))
     assert np.isfinite(xy).all()
+
+
+def test_ccal_with_fewer_pairs_than_code_dimensions() -> None:
+    """A mini-batch of at most out_dim pairs made CCAL's gradient non-finite (NaN at n = 51)."""
+    from mmclust.methods.ccal import CCAL
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 20)
+    a = (rng.normal(size=(60, 12)) + y[:, None]).astype(np.float32)
+    b = (rng.normal(size=(60, 6)) + y[:, None]).astype(np.float32)
+    small = {"hidden_dims": (16,), "max_epochs": 2, "kmeans_n_init": 2, "verbose": False}
+    with pytest.raises(ValueError, match="more than out_dim=64 complete pairs"):
+        CCAL(n_clusters=3, out_dim=64, device="cpu", **small).fit([a, b])
+    with pytest.raises(ValueError, match="batch_size=8 must exceed out_dim=8"):
+        CCAL(n_clusters=3, out_dim=8, batch_size=8, device="cpu", **small).fit([a, b])
+    # a trailing batch of 60 - 50 = 10 <= out_dim pairs is skipped, not trained on
+    model = CCAL(n_clusters=3, out_dim=16, batch_size=50, device="cpu", **small).fit([a, b])
+    assert np.isfinite(model.embedding_).all()

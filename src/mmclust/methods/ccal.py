@@ -25,7 +25,10 @@ Choices the paper leaves open here (each a parameter)
     * The CCA layer needs large mini-batches for stable covariances; default
       1000 pairs, ridge r1 = r2 = 1e-3, margin 0.2 summed over the negatives
       of the batch, Adam with learning rate 1e-3, 50 epochs.  A trailing
-      mini-batch of fewer than o/4 pairs is skipped.
+      mini-batch of at most o pairs is skipped: its o x o covariances have
+      rank below o, their ridge-only eigenvalues are equal, and the
+      eigendecomposition's gradient (which divides by eigenvalue gaps) is
+      not finite.  Fewer than o + 1 complete pairs in all is an error.
     * After training the projections are recomputed once on all training
       pairs (no gradient), the choice of the paper for test time.
       ``embedding_`` is the concatenation of the two normalised projected
@@ -168,6 +171,17 @@ class CCAL(CanonicalEmbeddingMixin, MultiViewMixin, ClusterMixin, BaseEstimator)
             make_mlp(views[0].shape[1], self.hidden_dims, self.out_dim, self.activation),
             make_mlp(views[1].shape[1], self.hidden_dims, self.out_dim, self.activation),
         ).to(device)
+        if self.batch_size <= self.out_dim:
+            raise ValueError(
+                f"CCAL's batch_size={self.batch_size} must exceed out_dim={self.out_dim}: "
+                "each mini-batch's CCA layer whitens its out_dim-d codes"
+            )
+        if both.size <= self.out_dim:
+            raise ValueError(
+                f"CCAL needs more than out_dim={self.out_dim} complete pairs (its CCA layer "
+                f"whitens {self.out_dim}-d codes per mini-batch), got {both.size}; "
+                "lower out_dim"
+            )
         x1 = as_tensor(views[0][both], device)
         x2 = as_tensor(views[1][both], device)
         self.module_.train()
@@ -183,7 +197,7 @@ class CCAL(CanonicalEmbeddingMixin, MultiViewMixin, ClusterMixin, BaseEstimator)
             grad_clip=self.grad_clip,
             verbose=self.verbose,
             desc="CCAL",
-            min_batch=max(2, self.out_dim // 4),
+            min_batch=self.out_dim + 1,
         )
         self.module_.eval()
         self._project_and_cluster(views, masks, x1, x2, device)
