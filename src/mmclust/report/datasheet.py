@@ -34,6 +34,7 @@ from typing import Any
 import pandas as pd
 
 from mmclust.io import atomic_open
+from mmclust.report.html import write_section_files
 
 #: ``verified_by`` values of a ``.complete`` record -> the data sheet's words
 TRUST_ON_FIRST_USE = "checksum lock"
@@ -183,11 +184,8 @@ def write_datasheet(
     out_html: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     df = datasheet_rows(entries)
-    with atomic_open(out_csv) as fh:
-        df.to_csv(fh, index=False)
     md = to_markdown(df)
-    with atomic_open(out_md) as fh:
-        fh.write(md)
+    write_section_files(df, md, out_csv, out_md)
     if out_html is not None:
         from mmclust.report.html import page
 

@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from mmclust.io import atomic_open
+from mmclust.report.html import write_section_files
 
 COLUMNS = [
     "dataset", "input", "method", "seed", "estimator", "status", "converged",
@@ -166,11 +167,8 @@ def write_health(
     out_html: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     df = health_table(fit_files)
-    with atomic_open(out_csv) as fh:
-        df.to_csv(fh, index=False)
     md = to_markdown(df)
-    with atomic_open(out_md) as fh:
-        fh.write(md)
+    write_section_files(df, md, out_csv, out_md)
     if out_html is not None:
         from mmclust.report.html import page
 

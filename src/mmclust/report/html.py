@@ -8,6 +8,7 @@ browser, in the report and when opened from ``results/report/``.
 from __future__ import annotations
 
 import html
+import os
 from collections.abc import Sequence
 
 import pandas as pd
@@ -81,3 +82,18 @@ def page(
         + "\n".join(body)
         + "\n</body></html>\n"
     )
+
+
+def write_section_files(
+    df: pd.DataFrame,
+    md: str,
+    out_csv: str | os.PathLike[str],
+    out_md: str | os.PathLike[str],
+) -> None:
+    """A report section's table as CSV and its Markdown text, each written atomically."""
+    from mmclust.io import atomic_open
+
+    with atomic_open(out_csv) as fh:
+        df.to_csv(fh, index=False)
+    with atomic_open(out_md) as fh:
+        fh.write(md)

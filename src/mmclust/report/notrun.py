@@ -187,11 +187,10 @@ def write_not_run(
     df = not_run_table(
         spec["experiments"], spec["selected"], spec["blocked"], spec.get("configfiles", []), root
     )
+    from mmclust.report.html import write_section_files
+
     md = to_markdown(df)
-    with atomic_open(out_csv) as fh:
-        df.to_csv(fh, index=False)
-    with atomic_open(out_md) as fh:
-        fh.write(md)
+    write_section_files(df, md, out_csv, out_md)
     if out_html is not None:
         from mmclust.report.html import page
 
