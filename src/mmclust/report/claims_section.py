@@ -98,11 +98,11 @@ def write_claims_section(
     with atomic_open(out_csv) as fh:
         checks.to_csv(fh, index=False)
     sections: list[tuple[str, pd.DataFrame | str]] = []
-    if claims_files:
-        for path in claims_files:
-            p = Path(path)
-            content = pd.read_csv(p) if p.suffix == ".csv" else p.read_text()
-            sections.append((f"The papers' claims checked ({p.name})", content))
+    # the claims table as a table (its Markdown twin says the same in text)
+    tables_of_claims = [Path(p) for p in claims_files if Path(p).suffix == ".csv"]
+    if tables_of_claims:
+        for p in tables_of_claims:
+            sections.append((f"The papers' claims checked ({p.name})", pd.read_csv(p)))
     else:
         sections.append(
             (
