@@ -209,6 +209,12 @@ def _write(path: Path, data: bytes | str) -> Path:
     return path
 
 
+#: a fixed time stamp for zip members and MAT-file headers: the same fixtures give the
+#: same bytes on every build (files trusted on first use are then verified by the lock)
+ZIP_TIME = (2014, 1, 1, 0, 0, 0)
+MAT5_HEADER = b"MATLAB 5.0 MAT-file, Platform: GLNXA64, Created on: Wed Jan  1 00:00:00 2014"
+
+
 def _zip(path: Path, members: Iterable[tuple[str, bytes | str]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
@@ -219,8 +225,10 @@ def _zip(path: Path, members: Iterable[tuple[str, bytes | str]]) -> Path:
                 d = "/".join(parts[:i]) + "/"
                 if d not in dirs:
                     dirs.add(d)
-                    z.writestr(d, b"")
-            z.writestr(name, data)
+                    z.writestr(zipfile.ZipInfo(d, date_time=ZIP_TIME), b"")
+            info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data)
     return path
 
 
@@ -365,16 +373,17 @@ def write_mat73(path: Path, images: np.ndarray, scenes: list[str]) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(path, "w", userblock_size=512) as f:
-        f.create_dataset("images", data=images)
+        f.create_dataset("images", data=images, track_times=False)
         f["images"].attrs["MATLAB_class"] = np.bytes_("uint8")
         refs = f.create_group("#refs#")
         out = np.empty((1, len(scenes)), dtype=h5py.ref_dtype)
         for i, s in enumerate(scenes):
-            d = refs.create_dataset(f"s{i}", data=np.array([[ord(c)] for c in s], np.uint16))
+            codes = np.array([[ord(c)] for c in s], np.uint16)
+            d = refs.create_dataset(f"s{i}", data=codes, track_times=False)
             d.attrs["MATLAB_class"] = np.bytes_("char")
             d.attrs["MATLAB_int_decode"] = np.int64(2)
             out[0, i] = d.ref
-        f.create_dataset("sceneTypes", data=out, dtype=h5py.ref_dtype)
+        f.create_dataset("sceneTypes", data=out, dtype=h5py.ref_dtype, track_times=False)
         f["sceneTypes"].attrs["MATLAB_class"] = np.bytes_("cell")
     header = (
         b"MATLAB 7.3 MAT-file, Platform: GLNXA64, "
@@ -494,6 +503,8 @@ def _mat5(path: Path, variables: dict[str, Any]) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     savemat(path, variables, format="5", do_compression=True)
+    with open(path, "r+b") as fh:  # the header text holds the creation time: fix it
+        fh.write(MAT5_HEADER.ljust(116, b" "))
 
 
 def _usps(mirror: Path) -> dict[str, Any]:
@@ -554,8 +565,8 @@ def _jule_h5(mirror: Path) -> dict[str, Any]:
         path = mirror / source / "data4torch.h5"
         path.parent.mkdir(parents=True, exist_ok=True)
         with h5py.File(path, "w") as f:
-            f.create_dataset("data", data=(data / 255.0).astype(np.float32))
-            f.create_dataset("labels", data=labels)
+            f.create_dataset("data", data=(data / 255.0).astype(np.float32), track_times=False)
+            f.create_dataset("labels", data=labels, track_times=False)
         name = {"frgc": "frgc", "cmu-pie": "cmu-pie", "youtube-faces": "ytf"}[source]
         counts[name] = {"n": k * per, "k": k}
     return counts

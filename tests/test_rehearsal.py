@@ -256,3 +256,14 @@ def test_ccal_with_fewer_pairs_than_code_dimensions() -> None:
     # a trailing batch of 60 - 50 = 10 <= out_dim pairs is skipped, not trained on
     model = CCAL(n_clusters=3, out_dim=16, batch_size=50, device="cpu", **small).fit([a, b])
     assert np.isfinite(model.embedding_).all()
+
+
+def test_fixtures_are_the_same_bytes_on_every_build(rehearsal_data: Path, tmp_path: Path) -> None:
+    """A rebuilt rehearsal folder must not contradict the lock of its first downloads."""
+    build_rehearsal_data(tmp_path)
+    first = (rehearsal_data / "registry.yaml").read_text()
+    assert (tmp_path / "registry.yaml").read_text() == first
+    for path in (rehearsal_data / "mirror").rglob("*"):
+        if path.is_file():
+            again = tmp_path / "mirror" / path.relative_to(rehearsal_data / "mirror")
+            assert again.read_bytes() == path.read_bytes(), path.name
