@@ -74,7 +74,7 @@ Stage (b): DEC clustering epochs
     fitted, so ClustPy skips its pretraining.  ClustPy:
     ``clustpy.deep.DEC(neural_network=..., clustering_epochs=E)``, Adam lr 1e-4
     (its default for the clustering phase).  Ours:
-    ``mmclust.methods.dec.DEC(autoencoder=..., max_epochs=E)`` with Adam lr 1e-4,
+    ``mmclust.methods.deep.dec.DEC(autoencoder=..., max_epochs=E)`` with Adam lr 1e-4,
     ``tol=0`` (never stops early) and ``n_init=1`` (ClustPy's k-means, like
     scikit-learn's default, runs one k-means++ start; a one-off cost anyway).
 
@@ -121,9 +121,9 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 from torch.utils.data import DataLoader
 
-import mmclust.methods.dec as our_dec_module
+import mmclust.methods.deep.dec as our_dec_module
 import mmclust.nn.autoencoder as our_ae_module
-from mmclust.methods.dec import DEC
+from mmclust.methods.deep.dec import DEC
 from mmclust.nn import DenoisingAutoencoder
 from mmclust.nn.clustering import refresh_interval
 

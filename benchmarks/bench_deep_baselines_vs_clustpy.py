@@ -68,7 +68,9 @@ import torch
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-from mmclust.methods.deep_baselines import DCN, DKM, IMSAT, dkm_alphas
+from mmclust.methods.deep.dcn import DCN
+from mmclust.methods.deep.dkm import DKM, dkm_alphas
+from mmclust.methods.deep.imsat import IMSAT
 from mmclust.metrics import accuracy
 from mmclust.nn import DenoisingAutoencoder
 

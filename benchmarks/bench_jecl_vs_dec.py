@@ -30,7 +30,7 @@ import time
 import numpy as np
 import torch
 
-from mmclust.methods.dec import DEC
+from mmclust.methods.deep.dec import DEC
 from mmclust.methods.jecl import JECL
 from mmclust.nn.autoencoder import DenoisingAutoencoder
 

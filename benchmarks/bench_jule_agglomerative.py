@@ -126,7 +126,7 @@ class Clock:
 
 def floor(X: np.ndarray, block_size: int, device: torch.device) -> None:
     """The bare blocked distances on and above the diagonal (nothing kept)."""
-    from mmclust.methods.agglomerative import _distance_block
+    from mmclust.methods.classical.gdl import _distance_block
 
     Xt = torch.from_numpy(X).to(device)
     sq = (Xt * Xt).sum(1)
@@ -143,7 +143,7 @@ def floor(X: np.ndarray, block_size: int, device: torch.device) -> None:
 
 def run_one(which: str, args: argparse.Namespace) -> dict[str, Any]:
     from mmclust.cluster.graph import knn, nn_components
-    from mmclust.methods.agglomerative import GDLAgglomeration, KNNGraph, agglomerate
+    from mmclust.methods.classical.gdl import GDLAgglomeration, KNNGraph, agglomerate
     from mmclust.metrics import nmi
 
     torch.set_num_threads(args.threads)

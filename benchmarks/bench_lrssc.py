@@ -19,7 +19,7 @@ What stores n x n matrices (exact solver, ``solver="exact"``)
     the thresholding step (two n x n matrices when the full SVD is used), and
     at the end the dense n x n affinity |C| + |C|' (built in place in one of
     the freed matrices) and its spectral embedding (Lanczos on the dense
-    matrix).  X'X is never formed.  :func:`mmclust.methods.lrssc.exact_memory_bytes`
+    matrix).  X'X is never formed.  :func:`mmclust.methods.multiview.lrssc.exact_memory_bytes`
     gives (7 V + 4) n^2 numbers: 4.0 GB at n = 7429 and 38.7 GB at
     n = 23189 for V = 2 in float32.  The landmark approximation
     (``solver="anchor"``) stores the same variables as m x n matrices.
@@ -73,7 +73,7 @@ def make_views(
 def child(args: argparse.Namespace, n: int, solver: str, out: Any) -> None:
     import torch
 
-    from mmclust.methods.lrssc import MultiViewLRSSC
+    from mmclust.methods.multiview.lrssc import MultiViewLRSSC
 
     torch.set_num_threads(args.threads)
     views = make_views(n, tuple(args.dims), args.clusters, args.subspace_dim, args.noise)
@@ -149,7 +149,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mmclust.methods.lrssc import exact_memory_bytes
+    from mmclust.methods.multiview.lrssc import exact_memory_bytes
 
     args = parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))

@@ -20,7 +20,7 @@ What is measured
     ``pretrain``: the stacked denoising autoencoder d-500-500-2000-10
     (:class:`mmclust.nn.DenoisingAutoencoder`, Adam, batch 256).
     ``dec`` and ``idec``: the clustering epochs of DEC and IDEC
-    (:mod:`mmclust.methods.dec`) from a pretrained autoencoder, ``tol = 0``.
+    (:mod:`mmclust.methods.deep.dec`) from a pretrained autoencoder, ``tol = 0``.
     ``jecl``: JECL's epochs (:mod:`mmclust.methods.jecl`) on two views (the
     pixels and a fixed random projection of them to 100 dimensions, the size
     of a Doc2Vec code), from two pretrained autoencoders.
@@ -174,7 +174,7 @@ class LoopBench:
             model = DenoisingAutoencoder(epochs=epochs, device=dev, verbose=False)
             return lambda: model.fit(self.X), lambda m: 1
         if loop in ("dec", "idec"):
-            from mmclust.methods.dec import DEC, IDEC
+            from mmclust.methods.deep.dec import DEC, IDEC
 
             cls = DEC if loop == "dec" else IDEC
             ae = self.autoencoder(0)

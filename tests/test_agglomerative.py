@@ -12,7 +12,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from mmclust.cluster import graph as graph_module
 from mmclust.cluster.graph import mean_sq_sigma2, nn_components
-from mmclust.methods.agglomerative import (
+from mmclust.methods.classical.gdl import (
     ACGDL,
     GDLAgglomeration,
     KNNGraph,

@@ -251,7 +251,7 @@ def test_a_multiview_fit_ignores_values_of_absent_rows():
 
 @pytest.mark.parametrize(("k", "n"), [(0, 10), (11, 10)])
 def test_k_below_one_or_above_n_is_an_estimator_error_naming_both(k, n):
-    from mmclust.methods.kmeans import KMeansBaseline
+    from mmclust.methods.classical.kmeans import KMeansBaseline
 
     with pytest.raises(ValueError, match=rf"n_clusters = {k}"):
         KMeansBaseline(n_clusters=k).fit(_clean(n=n))
@@ -314,7 +314,7 @@ def test_a_pretraining_whose_loss_becomes_nan_fails_and_writes_nothing(tmp_path,
 
 
 def test_dec_whose_assignments_become_nan_stops():
-    from mmclust.methods.dec import DEC
+    from mmclust.methods.deep.dec import DEC
     from mmclust.nn import DenoisingAutoencoder
 
     X = _clean(n=100, d=6)

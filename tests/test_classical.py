@@ -24,7 +24,7 @@ from mmclust.methods.classical import (
     ACZell,
     NCuts,
 )
-from mmclust.methods.classical_agglomerative import (
+from mmclust.methods.classical.agglomerative import (
     cycle_sums,
     log_zeta,
     path_integral,
@@ -32,8 +32,8 @@ from mmclust.methods.classical_agglomerative import (
     zell_affinity,
     zeta_descriptor,
 )
-from mmclust.methods.classical_nmf import lpnmf_objective
-from mmclust.methods.classical_spectral import (
+from mmclust.methods.classical.nmf import lpnmf_objective
+from mmclust.methods.classical.spectral import (
     landmark_representation,
     local_scales,
     self_tuning_affinity,

@@ -11,18 +11,9 @@ import torch
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
-from mmclust.methods.deep_baselines import (
-    DCN,
-    DKM,
-    IMSAT,
-    _FrozenBatchStats,
-    _IMSATNet,
-    dcn_update_centroids,
-    dkm_alphas,
-    dkm_loss,
-    dkm_weights,
-    imsat_entropies,
-)
+from mmclust.methods.deep.dcn import DCN, dcn_update_centroids
+from mmclust.methods.deep.dkm import DKM, dkm_alphas, dkm_loss, dkm_weights
+from mmclust.methods.deep.imsat import IMSAT, _FrozenBatchStats, _IMSATNet, imsat_entropies
 from mmclust.nn import DenoisingAutoencoder
 
 torch.set_num_threads(1)

@@ -7,20 +7,20 @@ import pytest
 import torch
 from sklearn.metrics import adjusted_rand_score
 
-from mmclust.methods.bmvc import BMVC, balanced_sign
-from mmclust.methods.ccal import CCAL, cca_layer
-from mmclust.methods.daimc import DAIMC, solve_u
-from mmclust.methods.dcca import DCCA, cca_correlation, pretrain_network
-from mmclust.methods.dmf_mvc import DMFMVC, heat_graph, seminmf
-from mmclust.methods.lrssc import (
+from mmclust.methods.deep.ccal import CCAL, cca_layer
+from mmclust.methods.deep.dcca import DCCA, cca_correlation, pretrain_network
+from mmclust.methods.deep.vse import _TwoBranch, ranking_loss
+from mmclust.methods.multiview.bmvc import BMVC, balanced_sign
+from mmclust.methods.multiview.daimc import DAIMC, solve_u
+from mmclust.methods.multiview.dmf_mvc import DMFMVC, heat_graph, seminmf
+from mmclust.methods.multiview.lrssc import (
     MultiViewLRSSC,
     exact_memory_bytes,
     kkt_residuals,
     singular_value_threshold,
     solve_mlrssc,
 )
-from mmclust.methods.pic import PIC, simplex_qp
-from mmclust.methods.vse import _TwoBranch, ranking_loss
+from mmclust.methods.multiview.pic import PIC, simplex_qp
 
 torch.set_num_threads(1)
 
@@ -262,7 +262,7 @@ def test_singular_value_threshold_truncated_equals_full():
 
 def test_singular_value_threshold_of_a_large_matrix_in_place(monkeypatch):
     """Large matrices go through LAPACK (SciPy) on M's own memory; lowered threshold here."""
-    import mmclust.methods.lrssc as lrssc
+    import mmclust.methods.multiview.lrssc as lrssc
 
     monkeypatch.setattr(lrssc, "_SCIPY_SVD_MIN", 50)
     rng = np.random.default_rng(6)
@@ -485,7 +485,7 @@ def test_pic_view_weights_lie_on_the_simplex():
 
 def test_dcca_lbfgs_survives_a_nonfinite_trial_step(monkeypatch):
     """A line-search trial step where the objective fails is shortened, not fatal."""
-    import mmclust.methods.dcca as dcca_module
+    import mmclust.methods.deep.dcca as dcca_module
 
     real = dcca_module.cca_correlation
     calls = {"n": 0}

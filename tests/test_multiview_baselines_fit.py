@@ -12,14 +12,14 @@ import torch
 from sklearn.metrics import adjusted_rand_score
 
 from mmclust.methods.base import MultiViewMixin
-from mmclust.methods.bmvc import BMVC
-from mmclust.methods.ccal import CCAL
-from mmclust.methods.daimc import DAIMC
-from mmclust.methods.dcca import DCCA
-from mmclust.methods.dmf_mvc import DMFMVC
-from mmclust.methods.lrssc import MultiViewLRSSC
-from mmclust.methods.pic import PIC
-from mmclust.methods.vse import VSE
+from mmclust.methods.deep.ccal import CCAL
+from mmclust.methods.deep.dcca import DCCA
+from mmclust.methods.deep.vse import VSE
+from mmclust.methods.multiview.bmvc import BMVC
+from mmclust.methods.multiview.daimc import DAIMC
+from mmclust.methods.multiview.dmf_mvc import DMFMVC
+from mmclust.methods.multiview.lrssc import MultiViewLRSSC
+from mmclust.methods.multiview.pic import PIC
 
 torch.set_num_threads(1)
 

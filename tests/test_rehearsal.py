@@ -242,7 +242,7 @@ def test_tsne_of_fewer_points_than_pca_dimensions() -> None:
 
 def test_ccal_with_fewer_pairs_than_code_dimensions() -> None:
     """A mini-batch of at most out_dim pairs made CCAL's gradient non-finite (NaN at n = 51)."""
-    from mmclust.methods.ccal import CCAL
+    from mmclust.methods.deep.ccal import CCAL
 
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(3), 20)

@@ -1,4 +1,14 @@
-"""Clustering methods as scikit-learn-style estimators.
+"""Clustering methods as scikit-learn-style estimators, laid out by family.
+
+* ``jecl``, ``dm2c``, ``jule``: the three reproduced papers' methods;
+* ``deep/``: DEC and IDEC, DKM, DCN, IMSAT, and the deep two-view embeddings
+  VSE, DCCA, CCAL;
+* ``multiview/``: the shallow multi-view and incomplete-view baselines BMVC,
+  MLRSSC, DMF-MVC, PIC, DAIMC;
+* ``classical/``: k-means and the classical baselines of JULE's tables
+  (spectral, agglomerative with graph degree linkage among them, NMF);
+* ``base``: the two estimator contracts (single input, list of views) and
+  their input checks.
 
 ``registry`` maps the ``estimator`` names of the config's ``methods`` section
 to the classes (imported on demand) and says which fine-tune the shared
@@ -14,15 +24,15 @@ from typing import TYPE_CHECKING, Any
 from mmclust.methods.registry import MULTIVIEW, PRETRAINED, load
 
 if TYPE_CHECKING:
-    from mmclust.methods.dec import DEC, IDEC
+    from mmclust.methods.classical.kmeans import KMeansBaseline
+    from mmclust.methods.deep.dec import DEC, IDEC
     from mmclust.methods.jecl import JECL
-    from mmclust.methods.kmeans import KMeansBaseline
 
 _LAZY = {
-    "DEC": "mmclust.methods.dec",
-    "IDEC": "mmclust.methods.dec",
+    "DEC": "mmclust.methods.deep.dec",
+    "IDEC": "mmclust.methods.deep.dec",
     "JECL": "mmclust.methods.jecl",
-    "KMeansBaseline": "mmclust.methods.kmeans",
+    "KMeansBaseline": "mmclust.methods.classical.kmeans",
 }
 
 __all__ = ["DEC", "IDEC", "JECL", "MULTIVIEW", "PRETRAINED", "KMeansBaseline", "load"]

@@ -26,6 +26,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
+from sklearn.utils import check_array
 
 from mmclust.validation import check_finite, check_n_clusters
 
@@ -92,3 +94,23 @@ def check_input(X: Any, n_clusters: int | None, who: str) -> np.ndarray:
     if n_clusters is not None:
         check_n_clusters(int(n_clusters), X.shape[0], who)
     return X
+
+
+def check_X(X: ArrayLike, min_samples: int = 2) -> np.ndarray:
+    """A finite 2-d float matrix (n, d) as float64 (float32 input is upcast).
+
+    The classical baselines of JULE's tables compute in float64.
+    """
+    X = check_array(X, dtype=[np.float64, np.float32], ensure_min_samples=min_samples)
+    return np.asarray(X, dtype=np.float64)
+
+
+def check_nonnegative(X: np.ndarray, method: str) -> None:
+    """Raise a ValueError naming the problem and the fix when X has negative entries."""
+    lo = float(X.min())
+    if lo < 0:
+        raise ValueError(
+            f"{method} factorises the data into nonnegative factors and needs X >= 0, "
+            f"but X has negative entries (min {lo:.4g}); use nonnegative features such as "
+            "raw intensities (input transform: scale or none, not standardize)"
+        )

@@ -235,8 +235,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from mmclust.methods.base import MultiViewMixin, check_views
-from mmclust.methods.deep_baselines import make_fused_optimizer
-from mmclust.nn.utils import as_tensor, batched, resolve_device, seed_everything
+from mmclust.nn.utils import (
+    as_tensor,
+    batched,
+    make_fused_optimizer,
+    resolve_device,
+    seed_everything,
+)
 from mmclust.validation import NonFiniteError
 
 log = logging.getLogger(__name__)

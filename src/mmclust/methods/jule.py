@@ -1,7 +1,7 @@
 """JULE: joint unsupervised learning of deep representations and image clusters.
 
 Yang, Parikh & Batra, CVPR 2016.  Agglomerative clustering with graph degree
-linkage (:mod:`mmclust.methods.agglomerative`) runs on the features of a CNN;
+linkage (:mod:`mmclust.methods.classical.gdl`) runs on the features of a CNN;
 the clusters it forms supervise the CNN through a weighted triplet loss, and
 the two are alternated in "periods" (partial unrolling of the recurrent
 process).
@@ -163,8 +163,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from mmclust.cluster.graph import nn_components as initial_clusters
-from mmclust.methods.agglomerative import GDLAgglomeration, agglomerate, build_graph
 from mmclust.methods.base import check_input
+from mmclust.methods.classical.gdl import GDLAgglomeration, agglomerate, build_graph
 from mmclust.methods.registry import NETWORK_LAYERS
 from mmclust.nn.utils import as_tensor, batched, minibatches, resolve_device, seed_everything
 

@@ -35,8 +35,7 @@ from mmclust.cluster.spectral import (
     spectral_embedding,
     top_eigenpairs,
 )
-from mmclust.methods.base import check_input
-from mmclust.methods.classical_graph import check_n_clusters, check_X
+from mmclust.methods.base import check_input, check_X
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +117,6 @@ class SCNJW(ClusterMixin, BaseEstimator):
     def fit(self, X: ArrayLike, y: Any = None) -> SCNJW:
         check_input(X, self.n_clusters, type(self).__name__)
         X = check_X(X)
-        check_n_clusters(self.n_clusters, X.shape[0])
         W = _symmetric_gaussian_graph(X, self.n_neighbors, self.a)
         Y, vals = spectral_embedding(W, self.n_clusters, self.random_state)
         km = _kmeans(Y, self.n_clusters, self.n_init, self.random_state)
@@ -308,7 +306,6 @@ class SCST(ClusterMixin, BaseEstimator):
         check_input(X, self.n_clusters, type(self).__name__)
         X = check_X(X)
         n = X.shape[0]
-        check_n_clusters(self.n_clusters, n)
         if self.assign_labels not in ("rotation", "kmeans"):
             raise ValueError(f"assign_labels={self.assign_labels!r}; use 'rotation' or 'kmeans'")
         k_nn = n - 1 if self.n_neighbors is None else min(self.n_neighbors, n - 1)
@@ -436,7 +433,6 @@ class SCLS(ClusterMixin, BaseEstimator):
         X = check_X(X)
         n = X.shape[0]
         k = self.n_clusters
-        check_n_clusters(k, n)
         p = min(self.n_landmarks, n)
         if p < k:
             raise ValueError(f"n_landmarks={self.n_landmarks} must be at least n_clusters={k}")
@@ -568,7 +564,6 @@ class NCuts(ClusterMixin, BaseEstimator):
         check_input(X, self.n_clusters, type(self).__name__)
         X = check_X(X)
         n = X.shape[0]
-        check_n_clusters(self.n_clusters, n)
         W = _symmetric_gaussian_graph(X, self.n_neighbors, self.a)
         M, deg = normalized_affinity(W)
         mu, U = top_eigenpairs(M, self.n_clusters, self.random_state)

@@ -48,14 +48,14 @@ import torch
 from sklearn.base import BaseEstimator, ClusterMixin
 from torch import nn
 
-from mmclust.methods._multiview_common import (
+from mmclust.methods.base import MultiViewMixin, check_views
+from mmclust.methods.multiview.common import (
     complete_pairs,
     encode_present,
     kmeans_labels,
     make_mlp,
     train_minibatches,
 )
-from mmclust.methods.base import MultiViewMixin, check_views
 from mmclust.nn.utils import as_tensor, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)

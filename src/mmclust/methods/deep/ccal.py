@@ -10,10 +10,10 @@ Model
     layer computes, on each training mini-batch, the regularised covariances
     of the outputs, T = S11^-1/2 S12 S22^-1/2 = U D V', and the projections
     A = S11^-1/2 U, B = S22^-1/2 V (:func:`cca_layer`, i.e.
-    :func:`mmclust.methods.dcca.linear_cca`); the projected codes
+    :func:`mmclust.methods.deep.dcca.linear_cca`); the projected codes
     (h1 - mean1) A and (h2 - mean2) B are L2-normalised and scored by their
     cosine.  The loss is the pairwise ranking loss of VSE
-    (:func:`mmclust.methods.vse.ranking_loss`) on those scores; gradients
+    (:func:`mmclust.methods.deep.vse.ranking_loss`) on those scores; gradients
     flow through the CCA projections (eigendecompositions and SVD), which is
     the paper's point: the network is trained for the retrieval it is used
     for, not for correlation alone.
@@ -51,14 +51,14 @@ import torch
 from sklearn.base import BaseEstimator, ClusterMixin
 from torch import nn
 
-from mmclust.methods._multiview_common import (
+from mmclust.methods.base import MultiViewMixin, check_views
+from mmclust.methods.deep.dcca import CanonicalEmbeddingMixin, linear_cca
+from mmclust.methods.deep.vse import _TwoBranch, ranking_loss
+from mmclust.methods.multiview.common import (
     complete_pairs,
     make_mlp,
     train_minibatches,
 )
-from mmclust.methods.base import MultiViewMixin, check_views
-from mmclust.methods.dcca import CanonicalEmbeddingMixin, linear_cca
-from mmclust.methods.vse import _TwoBranch, ranking_loss
 from mmclust.nn.utils import as_tensor, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def cca_layer(
     """CCA projections of a batch computed on that batch: (p1, p2, correlations).
 
     p1 = (h1 - mean1) A and p2 = (h2 - mean2) B with A, B from
-    :func:`~mmclust.methods.dcca.linear_cca`: their regularised covariances
+    :func:`~mmclust.methods.deep.dcca.linear_cca`: their regularised covariances
     are the identity and their cross-covariance is diag(correlations).
     """
     a, b, d, m1, m2 = linear_cca(h1, h2, r1, r2, n_components)

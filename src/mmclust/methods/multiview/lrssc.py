@@ -103,12 +103,12 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from tqdm.auto import tqdm
 
 from mmclust.cluster.spectral import anchor_embedding, row_unit
-from mmclust.methods._multiview_common import (
+from mmclust.methods.base import MultiViewMixin, check_views
+from mmclust.methods.multiview.common import (
     kmeans_labels,
     require_complete,
     spectral_clustering,
 )
-from mmclust.methods.base import MultiViewMixin, check_views
 from mmclust.nn.utils import resolve_device, seed_everything
 
 log = logging.getLogger(__name__)

@@ -64,8 +64,8 @@ from sklearn.base import BaseEstimator, ClusterMixin
 
 from mmclust.cluster.graph import knn
 from mmclust.cluster.spectral import LOOSE, normalized_affinity, row_unit, top_eigenpairs
-from mmclust.methods._multiview_common import kmeans_labels
 from mmclust.methods.base import MultiViewMixin, check_views
+from mmclust.methods.multiview.common import kmeans_labels
 
 log = logging.getLogger(__name__)
 

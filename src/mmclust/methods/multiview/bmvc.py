@@ -115,8 +115,8 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import pairwise_distances
 from tqdm.auto import tqdm
 
-from mmclust.methods._multiview_common import require_complete
 from mmclust.methods.base import MultiViewMixin, check_views
+from mmclust.methods.multiview.common import require_complete
 
 log = logging.getLogger(__name__)
 

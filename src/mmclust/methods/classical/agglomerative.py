@@ -52,8 +52,7 @@ from sklearn.neighbors import kneighbors_graph
 from tqdm.auto import tqdm
 
 from mmclust.cluster.graph import gaussian_knn_graph, knn, nn_components, row_normalize
-from mmclust.methods.base import check_input
-from mmclust.methods.classical_graph import check_n_clusters, check_X
+from mmclust.methods.base import check_input, check_X
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +124,6 @@ class ACLink(ClusterMixin, BaseEstimator):
         check_input(X, self.n_clusters, type(self).__name__)
         X = check_X(X)
         n = X.shape[0]
-        check_n_clusters(self.n_clusters, n)
         connectivity = None
         if self.n_neighbors is None:
             if n > self.max_samples:
@@ -636,7 +634,6 @@ class ACPIC(ClusterMixin, BaseEstimator):
     def fit(self, X: ArrayLike, y: Any = None) -> ACPIC:
         check_input(X, self.n_clusters, type(self).__name__)
         X = check_X(X)
-        check_n_clusters(self.n_clusters, X.shape[0])
         if not 0 < self.z < 1:
             raise ValueError(f"z={self.z} must lie in (0, 1)")
         P, idx = _directed_transition(X, self.n_neighbors, self.a)
@@ -722,7 +719,6 @@ class ACZell(ClusterMixin, BaseEstimator):
     def fit(self, X: ArrayLike, y: Any = None) -> ACZell:
         check_input(X, self.n_clusters, type(self).__name__)
         X = check_X(X)
-        check_n_clusters(self.n_clusters, X.shape[0])
         if not 0 < self.z < 1:
             raise ValueError(f"z={self.z} must lie in (0, 1)")
         if self.cycle_order is not None and self.cycle_order < 2:

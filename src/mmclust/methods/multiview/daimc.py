@@ -62,8 +62,8 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from tqdm.auto import tqdm
 
 from mmclust.cluster.nmf import multiplicative_update, neg, pos
-from mmclust.methods._multiview_common import kmeans_labels
 from mmclust.methods.base import MultiViewMixin, check_views
+from mmclust.methods.multiview.common import kmeans_labels
 
 log = logging.getLogger(__name__)
 

@@ -79,15 +79,15 @@ import torch
 from sklearn.base import BaseEstimator, ClusterMixin
 from tqdm.auto import tqdm
 
-from mmclust.methods._multiview_common import (
+from mmclust.methods.base import MultiViewMixin, check_views
+from mmclust.methods.deep.vse import _TwoBranch
+from mmclust.methods.multiview.common import (
     complete_pairs,
     encode_present,
     kmeans_labels,
     make_mlp,
     train_minibatches,
 )
-from mmclust.methods.base import MultiViewMixin, check_views
-from mmclust.methods.vse import _TwoBranch
 from mmclust.nn.autoencoder import pretrain_layer
 from mmclust.nn.utils import as_tensor, batched, resolve_device, seed_everything
 

@@ -69,12 +69,12 @@ from tqdm.auto import tqdm
 
 from mmclust.cluster.graph import gaussian_knn_graph, knn
 from mmclust.cluster.nmf import multiplicative_update, neg, pos, semi_nmf
-from mmclust.methods._multiview_common import (
+from mmclust.methods.base import MultiViewMixin, check_views
+from mmclust.methods.multiview.common import (
     kmeans_labels,
     require_complete,
     spectral_clustering,
 )
-from mmclust.methods.base import MultiViewMixin, check_views
 
 log = logging.getLogger(__name__)
 

@@ -40,8 +40,7 @@ from tqdm.auto import tqdm
 
 from mmclust.cluster.graph import gaussian_knn_graph, knn, knn_matrix, laplacian, symmetrize
 from mmclust.cluster.nmf import semi_nmf, semi_nmf_update, sq_residual
-from mmclust.methods.base import check_input
-from mmclust.methods.classical_graph import check_n_clusters, check_nonnegative, check_X
+from mmclust.methods.base import check_input, check_nonnegative, check_X
 from mmclust.nn.utils import resolve_device
 
 log = logging.getLogger(__name__)
@@ -178,7 +177,6 @@ class NMFLP(ClusterMixin, BaseEstimator):
         check_nonnegative(X, "NMF-LP")
         n, d = X.shape
         k = self.n_clusters
-        check_n_clusters(k, n)
         L = self._laplacian(X) if self.alpha > 0 else sp.csr_matrix((n, n))
         aL = sp.csr_matrix(self.alpha * L)
         rng = np.random.RandomState(self.random_state)
@@ -324,9 +322,7 @@ class NMFD(ClusterMixin, BaseEstimator):
     def fit(self, X: ArrayLike, y: Any = None) -> NMFD:
         check_input(X, self.n_clusters, type(self).__name__)
         X = check_X(X)
-        n = X.shape[0]
         k = self.n_clusters
-        check_n_clusters(k, n)
         sizes = [int(s) for s in self.hidden_layers] + [k]
         if any(s < 2 for s in sizes):
             raise ValueError(f"every layer needs at least 2 components, got {sizes}")

@@ -1,0 +1,12 @@
+"""Deep baselines: the DEC family and the deep multi-view embeddings.
+
+* ``dec``: DEC and IDEC (fine-tune a pretrained autoencoder with the Student's t
+  clustering layer; JECL, :mod:`mmclust.methods.jecl`, extends DEC to two views);
+* ``dkm``, ``dcn``: Deep k-Means and the Deep Clustering Network (the deep
+  single-input baselines of the DM2C tables, with DEC);
+* ``_finetune``: what the DEC family shares (a private copy of the pretrained
+  autoencoder, centres from k-means on its codes, squared distances);
+* ``imsat``: IMSAT (trained from scratch; a DM2C-table baseline);
+* ``vse``, ``dcca``, ``ccal``: deep two-view embeddings then k-means (rows of
+  the JECL table).
+"""
