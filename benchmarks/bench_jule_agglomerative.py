@@ -126,7 +126,7 @@ class Clock:
 
 def floor(X: np.ndarray, block_size: int, device: torch.device) -> None:
     """The bare blocked distances on and above the diagonal (nothing kept)."""
-    from mmclust.methods.classical.gdl import _distance_block
+    from mmclust.cluster.graph import _distance_block
 
     Xt = torch.from_numpy(X).to(device)
     sq = (Xt * Xt).sum(1)
