@@ -86,11 +86,10 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 from sklearn.base import BaseEstimator, ClusterMixin
-from sklearn.cluster import KMeans
 from torch import nn
-from tqdm.auto import tqdm
 
 from mmclust.methods.base import MultiViewMixin, check_views
+from mmclust.methods.deep.finetune import kmeans_on_codes, progress
 from mmclust.nn.autoencoder import DenoisingAutoencoder, pretrain_autoencoder
 from mmclust.nn.clustering import (
     RefreshSchedule,
@@ -339,8 +338,7 @@ class JECL(MultiViewMixin, ClusterMixin, BaseEstimator):
         # initial centroids: k-means on each view's pretrained embedding
         centers, km_labels = [], []
         for enc, x, m, mask in zip(encoders, X, M, masks, strict=True):
-            z = batched(enc, x[m]).cpu().numpy()
-            km = KMeans(k, n_init=self.n_init, random_state=self.random_state).fit(z)
+            km = kmeans_on_codes(enc, x[m], k, self.n_init, self.random_state)
             centers.append(km.cluster_centers_)
             lab = np.full(n, -1, dtype=np.int64)
             lab[mask] = km.labels_
@@ -371,7 +369,7 @@ class JECL(MultiViewMixin, ClusterMixin, BaseEstimator):
         it = 0
         for enc in encoders:
             enc.train()
-        bar = tqdm(range(self.max_epochs), desc="JECL", disable=not self.verbose, mininterval=1.0)
+        bar = progress(range(self.max_epochs), "JECL", self.verbose)
         for _epoch in bar:
             for idx in minibatches(n, self.batch_size, gen):
                 idx = idx.to(device)

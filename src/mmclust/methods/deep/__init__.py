@@ -4,8 +4,10 @@
   clustering layer; JECL, :mod:`mmclust.methods.jecl`, extends DEC to two views);
 * ``dkm``, ``dcn``: Deep k-Means and the Deep Clustering Network (the deep
   single-input baselines of the DM2C tables, with DEC);
-* ``_finetune``: what the DEC family shares (a private copy of the pretrained
-  autoencoder, centres from k-means on its codes, squared distances);
+* ``finetune``: the fine-tuning scaffold of the DEC family (``FineTuning``: a
+  private copy of the pretrained autoencoder, k-means on its codes as the
+  initial centres, the progress bar, the fitted state, ``transform`` and
+  ``predict``); each method keeps its own loss and loop;
 * ``imsat``: IMSAT (trained from scratch; a DM2C-table baseline);
 * ``vse``, ``dcca``, ``ccal``: deep two-view embeddings then k-means (rows of
   the JECL table).

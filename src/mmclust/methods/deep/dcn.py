@@ -26,25 +26,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClusterMixin
-from tqdm.auto import tqdm
 
-from mmclust.methods.base import check_input
-from mmclust.methods.deep._finetune import (
-    initial_kmeans,
-    pretrained_module,
-    squared_distances,
-    sum_squared_error,
-)
+from mmclust.methods.deep.finetune import FineTuning, squared_distances, sum_squared_error
 from mmclust.nn.autoencoder import DenoisingAutoencoder
-from mmclust.nn.utils import (
-    as_tensor,
-    batched,
-    make_fused_optimizer,
-    minibatches,
-    resolve_device,
-    seed_everything,
-)
+from mmclust.nn.utils import make_fused_optimizer, minibatches
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +52,7 @@ def dcn_update_centroids(
     return new_centers, new_counts
 
 
-class DCN(ClusterMixin, BaseEstimator):
+class DCN(FineTuning):
     """Deep Clustering Network (see the module doc).
 
     Parameters
@@ -130,23 +115,10 @@ class DCN(ClusterMixin, BaseEstimator):
         self.verbose = verbose
 
     def fit(self, X: np.ndarray, y: Any = None) -> DCN:
-        check_input(X, self.n_clusters, type(self).__name__)
-        device = resolve_device(self.device)
-        module = pretrained_module(
-            self.autoencoder,
-            self.pretrain_params,
-            X,
-            self.random_state,
-            self.device,
-            self.verbose,
-        ).to(device)
-        gen = seed_everything(self.random_state)
-        Xt = as_tensor(X, device)
-        n = Xt.shape[0]
-        z0 = batched(module.encoder, Xt).cpu().numpy()
-        km = initial_kmeans(z0, self.n_clusters, self.n_init, self.random_state)
-        centers = torch.as_tensor(km.cluster_centers_, dtype=torch.float32, device=device)
-        labels = torch.as_tensor(km.labels_, dtype=torch.long, device=device)
+        start = self._start(X)
+        module, Xt, n, device = start.module, start.X, start.n, start.device
+        centers = start.centers()
+        labels = torch.as_tensor(start.kmeans.labels_, dtype=torch.long, device=device)
         counts = torch.full((self.n_clusters,), float(self.initial_count), device=device)
         opt = make_fused_optimizer(
             self.optimizer, module.parameters(), self.lr, momentum=self.momentum
@@ -155,10 +127,10 @@ class DCN(ClusterMixin, BaseEstimator):
         self.history_: list[dict[str, float]] = []
         it = 0
         module.train()
-        bar = tqdm(range(self.epochs), desc="DCN", disable=not self.verbose, mininterval=1.0)
+        bar = self._progress(range(self.epochs))
         for _epoch in bar:
             sums = torch.zeros(3, device=device)
-            for idx in minibatches(n, self.batch_size, gen):
+            for idx in minibatches(n, self.batch_size, start.generator):
                 idx = idx.to(device)
                 x = Xt[idx]
                 z = module.encoder(x)
@@ -187,22 +159,6 @@ class DCN(ClusterMixin, BaseEstimator):
                 }
             )
             bar.set_postfix(clu=f"{clu_m:.4f}", changed=f"{changed_m / n:.4f}")
-        module.eval()
-        self.n_iter_ = it
-        self.module_ = module
-        self._centers = centers
-        self.cluster_centers_ = centers.cpu().numpy()
         self.counts_ = counts.cpu().numpy()
-        self.embedding_ = batched(module.encoder, Xt).cpu().numpy()
-        self.labels_ = self._nearest(torch.as_tensor(self.embedding_, device=device))
+        self._finish(module, centers, Xt, it)
         return self
-
-    def _nearest(self, z: torch.Tensor) -> np.ndarray:
-        return squared_distances(z, self._centers).argmin(1).cpu().numpy()
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        device = self._centers.device
-        return batched(self.module_.encoder, as_tensor(X, device)).cpu().numpy()
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self._nearest(torch.as_tensor(self.transform(X), device=self._centers.device))

@@ -39,13 +39,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClusterMixin
-from sklearn.cluster import KMeans
 from torch import nn
-from tqdm.auto import tqdm
 
-from mmclust.methods.base import check_input
-from mmclust.nn.autoencoder import DenoisingAutoencoder, pretrain_autoencoder
+from mmclust.methods.deep.finetune import FineTuning
+from mmclust.nn.autoencoder import DenoisingAutoencoder
 from mmclust.nn.clustering import (
     RefreshSchedule,
     kl_divergence,
@@ -58,15 +55,13 @@ from mmclust.nn.utils import (
     batched,
     make_optimizer,
     minibatches,
-    resolve_device,
-    seed_everything,
 )
 from mmclust.validation import check_all_finite
 
 log = logging.getLogger(__name__)
 
 
-class DEC(ClusterMixin, BaseEstimator):
+class DEC(FineTuning):
     """Deep Embedded Clustering.
 
     Parameters
@@ -160,24 +155,9 @@ class DEC(ClusterMixin, BaseEstimator):
         return kl_divergence(p, soft_assign(z, centroids, self.alpha))
 
     def fit(self, X: np.ndarray, y: Any = None) -> DEC:
-        check_input(X, self.n_clusters, type(self).__name__)
-        device = resolve_device(self.device)
-        ae = self.autoencoder
-        if ae is None:
-            ae = pretrain_autoencoder(
-                X, self.pretrain_params, self.random_state, self.device, self.verbose
-            )
-        module = _copy_module(ae.module_).to(device)
-        gen = seed_everything(self.random_state)
-        Xt = as_tensor(X, device)
-        n = Xt.shape[0]
-
-        z0 = batched(module.encoder, Xt).cpu().numpy()
-        km = KMeans(self.n_clusters, n_init=self.n_init, random_state=self.random_state)
-        km.fit(z0)
-        centroids = nn.Parameter(
-            torch.as_tensor(km.cluster_centers_, dtype=torch.float32, device=device)
-        )
+        start = self._start(X)
+        module, Xt, n = start.module, start.X, start.n
+        centroids = start.center_parameter()
         params_to_train = [*module.encoder.parameters(), centroids]
         if self.uses_decoder:
             params_to_train += list(module.decoder.parameters())
@@ -191,14 +171,9 @@ class DEC(ClusterMixin, BaseEstimator):
         p_all = None
         stop = False
         module.train()
-        bar = tqdm(
-            range(self.max_epochs),
-            desc=type(self).__name__,
-            disable=not self.verbose,
-            mininterval=1.0,
-        )
+        bar = self._progress(range(self.max_epochs))
         for _epoch in bar:
-            for idx in minibatches(n, self.batch_size, gen):
+            for idx in minibatches(n, self.batch_size, start.generator):
                 if schedule.due(it):
                     q_all = self._assign(module, centroids, Xt)
                     check_all_finite(q_all, type(self).__name__, f"iteration {it}")
@@ -215,34 +190,27 @@ class DEC(ClusterMixin, BaseEstimator):
                 it += 1
             if stop:
                 break
-        module.eval()
         self.history_ = schedule.history
         self.stopped_early_ = schedule.converged
         self.convergence_ = schedule.convergence(it)
         log_convergence(type(self).__name__, self.convergence_)
-        self.n_iter_ = it
-        self.module_ = module
-        self.cluster_centers_ = centroids.detach().cpu().numpy()
-        self._centroids = centroids.detach()
-        q = self._assign(module, self._centroids, Xt)
-        self.labels_ = q.argmax(1).cpu().numpy()
-        self.embedding_ = batched(module.encoder, Xt).cpu().numpy()
+        self._finish(module, centroids, Xt, it)
         return self
 
     @torch.no_grad()
     def _assign(self, module: nn.Module, centroids: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
         return batched(lambda x: soft_assign(module.encoder(x), centroids, self.alpha), X)
 
+    def _labels(self, X: torch.Tensor) -> np.ndarray:
+        """The argmax of the soft assignment Q."""
+        return self._assign(self.module_, self._centers, X).argmax(1).cpu().numpy()
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        device = self._centroids.device
-        return self._assign(self.module_, self._centroids, as_tensor(X, device)).cpu().numpy()
+        device = self._centers.device
+        return self._assign(self.module_, self._centers, as_tensor(X, device)).cpu().numpy()
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.predict_proba(X).argmax(1)
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        device = self._centroids.device
-        return batched(self.module_.encoder, as_tensor(X, device)).cpu().numpy()
 
 
 class IDEC(DEC):
@@ -294,9 +262,3 @@ class IDEC(DEC):
         z = module.encoder(x)
         rec = nn.functional.mse_loss(module.decoder(z), x)
         return rec + self.gamma * kl_divergence(p, soft_assign(z, centroids, self.alpha))
-
-
-def _copy_module(module: nn.Module) -> nn.Module:
-    import copy
-
-    return copy.deepcopy(module)

@@ -30,26 +30,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClusterMixin
-from torch import nn
-from tqdm.auto import tqdm
 
-from mmclust.methods.base import check_input
-from mmclust.methods.deep._finetune import (
-    initial_kmeans,
-    pretrained_module,
-    squared_distances,
-    sum_squared_error,
-)
+from mmclust.methods.deep.finetune import FineTuning, squared_distances, sum_squared_error
 from mmclust.nn.autoencoder import DenoisingAutoencoder
-from mmclust.nn.utils import (
-    as_tensor,
-    batched,
-    make_fused_optimizer,
-    minibatches,
-    resolve_device,
-    seed_everything,
-)
+from mmclust.nn.utils import make_fused_optimizer, minibatches
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +57,7 @@ def dkm_loss(z: torch.Tensor, centers: torch.Tensor, alpha: float) -> torch.Tens
     return (d2 * dkm_weights(d2, alpha)).sum(1).mean()
 
 
-class DKM(ClusterMixin, BaseEstimator):
+class DKM(FineTuning):
     """Deep k-Means (see the module doc).
 
     Parameters
@@ -150,24 +134,9 @@ class DKM(ClusterMixin, BaseEstimator):
         return [float(a) for a in self.alphas]
 
     def fit(self, X: np.ndarray, y: Any = None) -> DKM:
-        check_input(X, self.n_clusters, type(self).__name__)
-        device = resolve_device(self.device)
-        module = pretrained_module(
-            self.autoencoder,
-            self.pretrain_params,
-            X,
-            self.random_state,
-            self.device,
-            self.verbose,
-        ).to(device)
-        gen = seed_everything(self.random_state)
-        Xt = as_tensor(X, device)
-        n = Xt.shape[0]
-        z0 = batched(module.encoder, Xt).cpu().numpy()
-        km = initial_kmeans(z0, self.n_clusters, self.n_init, self.random_state)
-        centers = nn.Parameter(
-            torch.as_tensor(km.cluster_centers_, dtype=torch.float32, device=device)
-        )
+        start = self._start(X)
+        module, Xt, n, device = start.module, start.X, start.n, start.device
+        centers = start.center_parameter()
         opt = make_fused_optimizer(
             self.optimizer, [*module.parameters(), centers], self.lr, momentum=self.momentum
         )
@@ -177,10 +146,10 @@ class DKM(ClusterMixin, BaseEstimator):
         self.history_: list[dict[str, float]] = []
         it = 0
         module.train()
-        bar = tqdm(schedule, desc="DKM", disable=not self.verbose, mininterval=1.0)
+        bar = self._progress(schedule)
         for alpha in bar:
             sums = torch.zeros(2, device=device)
-            for idx in minibatches(n, self.batch_size, gen):
+            for idx in minibatches(n, self.batch_size, start.generator):
                 x = Xt[idx]
                 z = module.encoder(x)
                 rec = sum_squared_error(module.decoder(z), x)
@@ -201,21 +170,5 @@ class DKM(ClusterMixin, BaseEstimator):
                 }
             )
             bar.set_postfix(alpha=f"{alpha:.3g}", km=f"{km_m:.4f}")
-        module.eval()
-        self.n_iter_ = it
-        self.module_ = module
-        self._centers = centers.detach()
-        self.cluster_centers_ = self._centers.cpu().numpy()
-        self.embedding_ = batched(module.encoder, Xt).cpu().numpy()
-        self.labels_ = self._nearest(torch.as_tensor(self.embedding_, device=device))
+        self._finish(module, centers, Xt, it)
         return self
-
-    def _nearest(self, z: torch.Tensor) -> np.ndarray:
-        return squared_distances(z, self._centers).argmin(1).cpu().numpy()
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        device = self._centers.device
-        return batched(self.module_.encoder, as_tensor(X, device)).cpu().numpy()
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self._nearest(torch.as_tensor(self.transform(X), device=self._centers.device))
