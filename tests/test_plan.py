@@ -603,6 +603,64 @@ def test_runs_over_several_data_sets_and_method_groups() -> None:
     ]
 
 
+def test_groups_name_groups_and_a_run_leaves_methods_out() -> None:
+    cfg = tiny()
+    cfg["method_groups"] = {"cheap": ["kmeans", "dec"], "table": ["cheap", "idec"]}
+    cfg["experiments"]["tiny"]["runs"] = [
+        {"dataset": "digits", "input": "pixels", "methods": ["table"]},
+        {"dataset": "mfeat", "input": "both", "methods": ["table"], "without": ["dec"]},
+    ]
+    plan = Plan(cfg)
+    assert [r["methods"] for r in plan.experiments["tiny"]["runs"]] == [
+        ["kmeans", "dec", "idec"],
+        ["kmeans", "idec"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("groups", "runs", "message"),
+    [
+        # a typo in a run names the key, the closest name and where names come from
+        (
+            {"cheap": ["kmeans", "dec"]},
+            [{"dataset": "digits", "input": "pixels", "methods": ["chaep"]}],
+            r"experiments\.tiny\.runs\[0\]\.methods: unknown method 'chaep'; did you mean "
+            r"'cheap'\? \(name a method of methods: or a group of method_groups:\)",
+        ),
+        (
+            {"cheap": ["kmeans", "deck"]},
+            [{"dataset": "digits", "input": "pixels", "methods": ["cheap"]}],
+            r"method_groups\.cheap: unknown method 'deck'; did you mean 'dec'\?",
+        ),
+        (
+            {"a": ["kmeans", "b"], "b": ["a"]},
+            [{"dataset": "digits", "input": "pixels", "methods": ["a"]}],
+            r"method_groups\.a: groups contain each other: a -> b -> a",
+        ),
+        (
+            {"cheap": ["kmeans", "dec"]},
+            [{"dataset": "digits", "input": "pixels", "methods": ["cheap", "kmeans"]}],
+            r"runs\[0\]\.methods: 'kmeans' is listed twice \(directly or through a group\)",
+        ),
+        (
+            {"cheap": ["kmeans", "dec"]},
+            [{"dataset": "digits", "input": "pixels", "methods": ["cheap"], "without": ["idec"]}],
+            r"runs\[0\]\.without: 'idec' is not one of the run's methods \(kmeans, dec\)",
+        ),
+        (
+            {},
+            [{"dataset": "digts", "input": "pixels", "methods": ["kmeans"]}],
+            r"runs\[0\]\.dataset: unknown data set 'digts'; did you mean 'digits'\?",
+        ),
+    ],
+)
+def test_bad_method_groups_and_run_lists(groups: dict, runs: list, message: str) -> None:
+    cfg = tiny()
+    cfg["method_groups"] = groups
+    cfg["experiments"]["tiny"]["runs"] = runs
+    fails(cfg, message)
+
+
 def test_targets_select_experiments_and_their_inputs_only() -> None:
     cfg = tiny()
     full = Plan(cfg).targets()
