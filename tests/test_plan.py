@@ -603,6 +603,16 @@ def test_runs_over_several_data_sets_and_method_groups() -> None:
     ]
 
 
+def test_a_sweep_labels_only_its_own_experiment_when_labels_are_shared() -> None:
+    cfg = tiny()
+    shared = {"jecl": "JECL"}  # as `labels: *labels` in a YAML file
+    cfg["experiments"]["tiny-jecl"]["labels"] = shared
+    cfg["experiments"]["tiny-gamma"]["labels"] = shared
+    plan = Plan(cfg)
+    assert plan.experiments["tiny-jecl"]["labels"] == {"jecl": "JECL"}
+    assert "jecl.gamma-0.5" in plan.experiments["tiny-gamma"]["labels"]
+
+
 def test_groups_name_groups_and_a_run_leaves_methods_out() -> None:
     cfg = tiny()
     cfg["method_groups"] = {"cheap": ["kmeans", "dec"], "table": ["cheap", "idec"]}

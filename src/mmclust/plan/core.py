@@ -129,7 +129,11 @@ class Plan:
         self.datasets: dict[str, dict[str, Any]] = copy.deepcopy(cfg["datasets"])
         #: method entries with ``extends`` resolved; where each key was written
         self.methods, self._origin = _resolve_methods(cfg["methods"], self._raw["methods"])
-        self.experiments: dict[str, dict[str, Any]] = copy.deepcopy(cfg["experiments"])
+        # one copy per experiment: entries that share a mapping through a YAML anchor
+        # (labels: *labels) must not see each other's sweep labels
+        self.experiments: dict[str, dict[str, Any]] = {
+            name: copy.deepcopy(exp) for name, exp in cfg["experiments"].items()
+        }
         #: sweep-point method -> (the method it varies, the parameter it sets)
         self.swept: dict[str, tuple[str, str]] = {}
         checks.check_references(self)
