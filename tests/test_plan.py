@@ -784,6 +784,8 @@ def test_plan_show_names_the_file_that_writes_each_value(tmp_path: Path) -> None
     assert settings["epochs_per_period"]["file"].endswith("config/base/methods.yaml")
     assert settings["K_s"] == {"value": 10, "from": "methods.jule-rc", "file": str(overlay)}
     assert "file" not in settings["margin"]  # the estimator's default
+    [dec] = json.loads(show(Plan(tiny()), "tiny", cell="digits/pixels/dec", as_json=True))
+    assert dec["pretraining"]["weight_decay"] == {"value": 0.0, "from": "default"}
 
 
 def test_plan_show_command(tmp_path: Path) -> None:

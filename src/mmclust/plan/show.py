@@ -100,7 +100,9 @@ def describe(plan: Plan, experiment: str, cell: tuple[str, str, str]) -> dict[st
         out["pretrained_on"] = [
             plan.part_input(ds, inp, p) if plan.is_multiview(method) else p for p in parts
         ]
-        out["pretraining"] = _sourced(plan, plan.pretrain_sources(ds))
+        # the autoencoder schema's defaults fill the keys no configuration file writes
+        settings = {k: (v, "default") for k, v in plan.pretrain_settings(ds).items()}
+        out["pretraining"] = _sourced(plan, {**settings, **plan.pretrain_sources(ds)})
     return out
 
 
