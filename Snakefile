@@ -5,7 +5,8 @@ min_version("9.0")
 
 # The configuration is read, validated against workflow/schemas/config.schema.yaml
 # and resolved into the plan of every job in workflow/rules/common.smk (the
-# default is config/config.yaml; files given with --configfile replace it).
+# default is config/config.yaml; files given with --configfile replace it; each
+# file's include: files are read first, relative to it).
 
 
 report: "workflow/report/workflow.rst"

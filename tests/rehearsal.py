@@ -32,6 +32,7 @@ from pathlib import Path
 
 import yaml
 
+from mmclust.plan import load_files
 from tests.fixtures_http import FileServer
 from tests.fixtures_rehearsal import build_rehearsal_data
 
@@ -146,8 +147,7 @@ def run(workdir: Path, *, cores: int | str = 2, slice_: bool = False, out=print)
         common = ["--cores", str(cores), "--keep-going"]
         targets = ["all"]
         if slice_:  # every data set prepared, whatever the slice's experiments use
-            with open(REPO / "config" / "config.yaml") as fh:
-                datasets = yaml.safe_load(fh)["datasets"]
+            datasets = load_files([REPO / "config" / "config.yaml"])["datasets"]
             targets += [
                 f"resources/datasets/{name}/data.npz"
                 for name, d in datasets.items()

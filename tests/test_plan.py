@@ -603,6 +603,74 @@ def test_runs_over_several_data_sets_and_method_groups() -> None:
     ]
 
 
+def test_a_sweep_labels_only_its_own_experiment_when_labels_are_shared() -> None:
+    cfg = tiny()
+    shared = {"jecl": "JECL"}  # as `labels: *labels` in a YAML file
+    cfg["experiments"]["tiny-jecl"]["labels"] = shared
+    cfg["experiments"]["tiny-gamma"]["labels"] = shared
+    plan = Plan(cfg)
+    assert plan.experiments["tiny-jecl"]["labels"] == {"jecl": "JECL"}
+    assert "jecl.gamma-0.5" in plan.experiments["tiny-gamma"]["labels"]
+
+
+def test_groups_name_groups_and_a_run_leaves_methods_out() -> None:
+    cfg = tiny()
+    cfg["method_groups"] = {"cheap": ["kmeans", "dec"], "table": ["cheap", "idec"]}
+    cfg["experiments"]["tiny"]["runs"] = [
+        {"dataset": "digits", "input": "pixels", "methods": ["table"]},
+        {"dataset": "mfeat", "input": "both", "methods": ["table"], "without": ["dec"]},
+    ]
+    plan = Plan(cfg)
+    assert [r["methods"] for r in plan.experiments["tiny"]["runs"]] == [
+        ["kmeans", "dec", "idec"],
+        ["kmeans", "idec"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("groups", "runs", "message"),
+    [
+        # a typo in a run names the key, the closest name and where names come from
+        (
+            {"cheap": ["kmeans", "dec"]},
+            [{"dataset": "digits", "input": "pixels", "methods": ["chaep"]}],
+            r"experiments\.tiny\.runs\[0\]\.methods: unknown method 'chaep'; did you mean "
+            r"'cheap'\? \(name a method of methods: or a group of method_groups:\)",
+        ),
+        (
+            {"cheap": ["kmeans", "deck"]},
+            [{"dataset": "digits", "input": "pixels", "methods": ["cheap"]}],
+            r"method_groups\.cheap: unknown method 'deck'; did you mean 'dec'\?",
+        ),
+        (
+            {"a": ["kmeans", "b"], "b": ["a"]},
+            [{"dataset": "digits", "input": "pixels", "methods": ["a"]}],
+            r"method_groups\.a: groups contain each other: a -> b -> a",
+        ),
+        (
+            {"cheap": ["kmeans", "dec"]},
+            [{"dataset": "digits", "input": "pixels", "methods": ["cheap", "kmeans"]}],
+            r"runs\[0\]\.methods: 'kmeans' is listed twice \(directly or through a group\)",
+        ),
+        (
+            {"cheap": ["kmeans", "dec"]},
+            [{"dataset": "digits", "input": "pixels", "methods": ["cheap"], "without": ["idec"]}],
+            r"runs\[0\]\.without: 'idec' is not one of the run's methods \(kmeans, dec\)",
+        ),
+        (
+            {},
+            [{"dataset": "digts", "input": "pixels", "methods": ["kmeans"]}],
+            r"runs\[0\]\.dataset: unknown data set 'digts'; did you mean 'digits'\?",
+        ),
+    ],
+)
+def test_bad_method_groups_and_run_lists(groups: dict, runs: list, message: str) -> None:
+    cfg = tiny()
+    cfg["method_groups"] = groups
+    cfg["experiments"]["tiny"]["runs"] = runs
+    fails(cfg, message)
+
+
 def test_targets_select_experiments_and_their_inputs_only() -> None:
     cfg = tiny()
     full = Plan(cfg).targets()
@@ -619,13 +687,71 @@ def test_every_shipped_config_resolves_without_heavy_imports() -> None:
         "import sys, glob\n"
         "from mmclust.plan import Plan, load_files\n"
         "for f in ['config/config.yaml', *sorted(glob.glob('config/demo*.yaml')), "
-        "'tests/data/tiny.yaml']:\n"
+        "'config/rehearsal.yaml', 'tests/data/tiny.yaml']:\n"
         "    Plan(load_files([f])).targets()\n"
         "heavy = {'torch', 'sklearn', 'scipy', 'h5py', 'PIL', 'gensim'} & set(sys.modules)\n"
         "assert not heavy, heavy\n"
     )
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+
+
+#: the configurations a user passes to --configfile (config/base and config/experiments
+#: hold the parts config/config.yaml includes)
+SHIPPED = [
+    REPO / "config/config.yaml",
+    *sorted((REPO / "config").glob("demo*.yaml")),
+    REPO / "config/rehearsal.yaml",
+    TINY,
+]
+#: every file of config/ but the papers' numbers
+CONFIG_FILES = sorted(p for p in (REPO / "config").rglob("*.yaml") if "papers" not in p.parts)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_every_shipped_config_validates_and_plans(path: Path) -> None:
+    plan = Plan(load_files([path]))
+    assert plan.experiments and plan.targets()
+    for name in plan.selected_experiments():
+        assert list(plan.experiment_runs(name)), name
+
+
+def test_config_declares_each_method_once() -> None:
+    """A method entry with an estimator is written in one file; the others (overlays)
+    change some of its keys."""
+    where: dict[str, list[str]] = {}
+    for path in CONFIG_FILES:
+        for name, entry in (yaml.safe_load(path.read_text()).get("methods") or {}).items():
+            if "estimator" in entry or "extends" in entry:
+                where.setdefault(name, []).append(path.name)
+    twice = {name: files for name, files in where.items() if len(files) > 1}
+    assert not twice, twice
+
+
+def test_config_writes_no_method_list_twice() -> None:
+    """Lists of three or more methods (runs and groups) are named once: method_groups."""
+    seen: dict[tuple[str, ...], str] = {}
+    for path in CONFIG_FILES:
+        cfg = yaml.safe_load(path.read_text())
+        lists = [(f"method_groups.{n}", m) for n, m in (cfg.get("method_groups") or {}).items()]
+        for name, exp in (cfg.get("experiments") or {}).items():
+            runs = enumerate(exp.get("runs", []))
+            lists += [(f"experiments.{name}.runs[{i}]", r["methods"]) for i, r in runs]
+        for key, methods in lists:
+            if len(methods) < 3:
+                continue
+            first = seen.setdefault(tuple(methods), f"{path.name}: {key}")
+            assert first == f"{path.name}: {key}", f"{path.name}: {key} repeats {first}"
+
+
+def test_default_config_is_split_into_included_files() -> None:
+    cfg = load_files([REPO / "config/config.yaml"])
+    files = {Path(f).relative_to(REPO / "config").as_posix() for f in cfg["_configfiles"]}
+    assert {"base/datasets.yaml", "base/methods.yaml", "experiments/jule.yaml"} <= files
+    plan = Plan(cfg)
+    table1 = {r["dataset"]: r["methods"] for r in plan.experiments["jule-table1"]["runs"]}
+    assert len(table1["coil20"]) == 13 and "ac-link" not in table1["mnist-full"]
+    assert plan.method_settings("jule-rc", "umist")["eta"] == 0.2
 
 
 # -- plan show ----------------------------------------------------------------------------------
@@ -645,6 +771,21 @@ def test_plan_show_names_every_value_and_its_source() -> None:
     assert len(records) == 2 and records[0]["settings"]["gamma"]["from"] == "sweep"
     with pytest.raises(ConfigError, match="not a row of tiny-gamma"):
         show(plan, "tiny-gamma", cell="mfeat/pair/jecl")
+
+
+def test_plan_show_names_the_file_that_writes_each_value(tmp_path: Path) -> None:
+    overlay = tmp_path / "my-change.yaml"
+    overlay.write_text("methods:\n  jule-rc: { K_s: 10 }\n")
+    plan = Plan(load_files([REPO / "config/config.yaml", overlay]))
+    [record] = json.loads(show(plan, "jule-table1", cell="umist/pixels/jule-rc", as_json=True))
+    settings = record["settings"]
+    assert settings["eta"]["from"] == "method_overrides.umist.jule-rc"
+    assert settings["eta"]["file"].endswith("config/base/datasets.yaml")
+    assert settings["epochs_per_period"]["file"].endswith("config/base/methods.yaml")
+    assert settings["K_s"] == {"value": 10, "from": "methods.jule-rc", "file": str(overlay)}
+    assert "file" not in settings["margin"]  # the estimator's default
+    [dec] = json.loads(show(Plan(tiny()), "tiny", cell="digits/pixels/dec", as_json=True))
+    assert dec["pretraining"]["weight_decay"] == {"value": 0.0, "from": "default"}
 
 
 def test_plan_show_command(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from mmclust.plan import load_files
 from tests.helpers import REPO, TINY, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
@@ -382,7 +383,7 @@ def test_given_config_replaces_the_default(tmp_path: Path) -> None:
 
 
 def test_default_config_plans_every_download_and_feature(tmp_path: Path) -> None:
-    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    cfg = load_files([REPO / "config/config.yaml"])  # with its include: files
     jobs = planned_jobs(tmp_path)
     raws = {wc["raw"] for r, wc in jobs if r == "download_raw"}
     assert raws == {d["raw"] for d in cfg["datasets"].values() if "raw" in d}

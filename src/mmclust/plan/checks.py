@@ -6,6 +6,7 @@ starts with the dotted path of the key at fault and says what to do.
 
 from __future__ import annotations
 
+import difflib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,67 @@ def check_method(spec: dict[str, Any], where: str) -> None:
         registry.check_params(spec["estimator"], spec, where)
     except registry.MethodConfigError as err:
         raise ConfigError(str(err)) from None
+
+
+def did_you_mean(name: str, known: Any) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``known`` names, or ``""``."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def expand_group(
+    groups: dict[str, list[str]],
+    methods: Any,
+    name: str,
+    chain: tuple[str, ...] = (),
+) -> list[str]:
+    """The methods a group stands for, in order: a member is a method or another group."""
+    if name in chain:
+        raise ConfigError(f"method_groups.{name}: groups contain each other: "
+                          f"{' -> '.join([*chain, name])}")  # fmt: skip
+    out: list[str] = []
+    for m in groups[name]:
+        if m in groups:
+            out += expand_group(groups, methods, m, (*chain, name))
+        elif m in methods:
+            out.append(m)
+        else:
+            raise ConfigError(
+                f"method_groups.{name}: unknown method {m!r}{did_you_mean(m, [*methods, *groups])} "
+                "(a member is a name under methods: or method_groups:)"
+            )
+    return out
+
+
+def run_methods(
+    run: dict[str, Any], groups: dict[str, list[str]], methods: Any, where: str
+) -> list[str]:
+    """A run's methods with its groups written out and its ``without`` methods left out;
+    each method once."""
+    out: list[str] = []
+    for m in run["methods"]:
+        if m in groups:
+            names = expand_group(groups, methods, m)
+        elif m in methods:
+            names = [m]
+        else:
+            raise ConfigError(
+                f"{where}.methods: unknown method {m!r}{did_you_mean(m, [*methods, *groups])} "
+                "(name a method of methods: or a group of method_groups:)"
+            )
+        for n in names:
+            if n in out:
+                raise ConfigError(
+                    f"{where}.methods: {n!r} is listed twice (directly or through a group); "
+                    "list it once"
+                )
+            out.append(n)
+    for m in run.get("without", []):
+        if m not in out:
+            raise ConfigError(
+                f"{where}.without: {m!r} is not one of the run's methods ({', '.join(out)})"
+            )
+    return [m for m in out if m not in run.get("without", [])]
 
 
 #: keys of earlier versions -> what replaced them
@@ -90,23 +152,19 @@ def check_references(plan: Plan) -> None:
     for ds in plan.datasets:
         plan.lineage(ds)  # unknown bases and cycles
     groups = cfg["method_groups"]
-    for name, members in groups.items():
+    for name in groups:
         if name in plan.methods:
             raise ConfigError(f"method_groups.{name}: a method has the same name; rename the group")
-        for m in members:
-            if m not in plan.methods:
-                raise ConfigError(f"method_groups.{name}: unknown method {m!r}")
+        expand_group(groups, plan.methods, name)  # unknown members and cycles
     for name, exp in plan.experiments.items():
         for i, run in enumerate(exp["runs"]):
             where = f"experiments.{name}.runs[{i}]"
             for ds in run.get("datasets", [run.get("dataset")]):
                 if ds not in plan.datasets:
-                    raise ConfigError(f"{where}.dataset: unknown data set {ds!r}")
-            for m in run["methods"]:
-                if m not in plan.methods and m not in groups:
                     raise ConfigError(
-                        f"{where}.methods: unknown method {m!r} (not in methods or method_groups)"
+                        f"{where}.dataset: unknown data set {ds!r}{did_you_mean(ds, plan.datasets)}"
                     )
+            run_methods(run, groups, plan.methods, where)
     chosen = cfg.get("targets")
     for name in chosen or []:
         if name not in plan.experiments:

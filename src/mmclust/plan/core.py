@@ -9,7 +9,8 @@ without importing torch:
 * sweep experiments expanded into ordinary runs (:mod:`mmclust.plan.sweeps`):
   derived data sets and method variants with generated names;
 * run lists expanded: ``datasets: [a, b]`` in a run means one run per data
-  set, and a name of ``method_groups`` in ``methods`` stands for its list;
+  set, a name of ``method_groups`` in ``methods`` stands for its list (a group
+  may name other groups) and ``without: [...]`` leaves methods out of it;
 * one lineage rule for everything a data set inherits: a data set made with
   ``derived_from`` or ``mixed_from`` takes the ``method_overrides`` and the
   ``pretrain.overrides`` of the data sets it comes from, merged key by key from
@@ -128,7 +129,11 @@ class Plan:
         self.datasets: dict[str, dict[str, Any]] = copy.deepcopy(cfg["datasets"])
         #: method entries with ``extends`` resolved; where each key was written
         self.methods, self._origin = _resolve_methods(cfg["methods"], self._raw["methods"])
-        self.experiments: dict[str, dict[str, Any]] = copy.deepcopy(cfg["experiments"])
+        # one copy per experiment: entries that share a mapping through a YAML anchor
+        # (labels: *labels) must not see each other's sweep labels
+        self.experiments: dict[str, dict[str, Any]] = {
+            name: copy.deepcopy(exp) for name, exp in cfg["experiments"].items()
+        }
         #: sweep-point method -> (the method it varies, the parameter it sets)
         self.swept: dict[str, tuple[str, str]] = {}
         checks.check_references(self)
@@ -147,16 +152,16 @@ class Plan:
 
     # -- construction ---------------------------------------------------------------------
     def _expand_runs(self, experiment: str, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """``datasets: [...]`` and method groups written out as plain runs."""
+        """``datasets: [...]``, method groups and ``without`` written out as plain runs."""
+        from mmclust.plan.checks import run_methods
+
         groups = self.config["method_groups"]
         out = []
         for i, run in enumerate(runs):
             where = f"experiments.{experiment}.runs[{i}]"
             if ("dataset" in run) == ("datasets" in run):
                 raise ConfigError(f"{where}: give either dataset or datasets (a list)")
-            methods: list[str] = []
-            for m in run["methods"]:
-                methods += groups[m] if m in groups else [m]
+            methods = run_methods(run, groups, self.methods, where)
             for ds in run.get("datasets", [run.get("dataset")]):
                 out.append({"dataset": ds, "input": run["input"], "methods": list(methods)})
         return out

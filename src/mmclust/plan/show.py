@@ -5,14 +5,21 @@ table — the report gives the data set's lineage, the input's kind and spec,
 the seeds, every method setting with where its value comes from (the
 estimator's default, the method entry, a per-data-set override, a sweep) and,
 for methods that fine-tune a pretrained autoencoder, the pretraining settings
-with theirs.  ``--cell`` narrows it to one row, ``--changed`` hides the
-estimator's defaults.
+with theirs, and the configuration file that writes each configured value
+(the last of the merged files that sets it: the one to edit, or to override
+in a file of one's own).  ``--cell`` narrows it to one row, ``--changed`` hides
+the estimator's defaults.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from mmclust.plan.core import Plan
 from mmclust.plan.errors import ConfigError
@@ -20,6 +27,43 @@ from mmclust.plan.errors import ConfigError
 
 def _value(v: Any) -> str:
     return json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v
+
+
+@lru_cache(maxsize=64)
+def _raw(path: str) -> dict[str, Any]:
+    """A configuration file as written (its includes not resolved)."""
+    return yaml.safe_load(Path(path).read_text()) or {}
+
+
+def _shown_path(path: str) -> str:
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
+def written_in(configfiles: list[str], source: str, key: str) -> str | None:
+    """The last of ``configfiles`` (merge order) that writes ``key`` under ``source``
+    (a dotted section such as ``methods.dec`` or ``method_overrides.umist.jule-rc``),
+    or None (a default, a sweep)."""
+    parts = source.split(".")
+    if parts[0] not in ("methods", "method_overrides", "pretrain"):
+        return None
+    for path in reversed(configfiles):
+        node: Any = _raw(path)
+        for part in parts:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and key in node:
+            return _shown_path(path)
+    return None
+
+
+def _sourced(plan: Plan, items: dict[str, tuple[Any, str]]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for k, (v, src) in sorted(items.items()):
+        out[k] = {"value": v, "from": src}
+        file = written_in(plan.configfiles, src, k)
+        if file:
+            out[k]["file"] = file
+    return out
 
 
 def cells(plan: Plan, experiment: str) -> list[tuple[str, str, str]]:
@@ -49,18 +93,16 @@ def describe(plan: Plan, experiment: str, cell: tuple[str, str, str]) -> dict[st
         "method": method,
         "label": exp["labels"].get(method, method),
         "seeds": exp["seeds"],
-        "settings": {k: {"value": v, "from": src}
-                     for k, (v, src) in sorted(plan.method_sources(method, ds).items())},
-    }  # fmt: skip
+        "settings": _sourced(plan, plan.method_sources(method, ds)),
+    }
     if plan.needs_pretraining(method):
         parts = plan.input_spec(ds, inp)["combine"] if plan.is_multiview(method) else [inp]
         out["pretrained_on"] = [
             plan.part_input(ds, inp, p) if plan.is_multiview(method) else p for p in parts
         ]
-        out["pretraining"] = {
-            k: {"value": v, "from": src}
-            for k, (v, src) in sorted(plan.pretrain_sources(ds).items())
-        }
+        # the autoencoder schema's defaults fill the keys no configuration file writes
+        settings = {k: (v, "default") for k, v in plan.pretrain_settings(ds).items()}
+        out["pretraining"] = _sourced(plan, {**settings, **plan.pretrain_sources(ds)})
     return out
 
 
@@ -87,9 +129,9 @@ def render(record: dict[str, Any], changed_only: bool = False) -> str:
         shown = {k: v for k, v in items.items() if not (changed_only and v["from"] == "default")}
         width = max((len(k) for k in shown), default=0)
         lines.append(f"  {title}")
-        lines += [
-            f"    {k:<{width}}  {_value(v['value']):<24} {v['from']}" for k, v in shown.items()
-        ]
+        for k, v in shown.items():
+            row = f"    {k:<{width}}  {_value(v['value']):<24} {v['from']:<34} {v.get('file', '')}"
+            lines.append(row.rstrip())
     return "\n".join(lines)
 
 
@@ -117,7 +159,6 @@ def show(
     records = [describe(plan, experiment, r) for r in rows]
     if as_json:
         return json.dumps(records, indent=2, ensure_ascii=False)
-    head = (
-        f"experiment {experiment}: {len(rows)} row(s); configuration {', '.join(plan.configfiles)}"
-    )
+    files = ", ".join(_shown_path(f) for f in plan.configfiles)
+    head = f"experiment {experiment}: {len(rows)} row(s); configuration {files}"
     return "\n\n".join([head, *(render(r, changed_only) for r in records)])
