@@ -33,8 +33,7 @@ from typing import Any
 
 import pandas as pd
 
-from mmclust.io import atomic_open
-from mmclust.report.html import write_section_files
+from mmclust.report.html import markdown_row, write_section_files
 
 #: ``verified_by`` values of a ``.complete`` record -> the data sheet's words
 TRUST_ON_FIRST_USE = "checksum lock"
@@ -173,7 +172,7 @@ def to_markdown(df: pd.DataFrame) -> str:
             r.dataset, r.kind, _cell(r.n), _cell(r.n_paper), _cell(r.k), _cell(r.k_paper),
             sizes, r.balance, r.balance_paper, r.source, r.licence, r.verified,
         ]  # fmt: skip
-        lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
+        lines.append(markdown_row(cells))
     return "\n".join(lines) + "\n"
 
 
@@ -184,13 +183,7 @@ def write_datasheet(
     out_html: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     df = datasheet_rows(entries)
-    md = to_markdown(df)
-    write_section_files(df, md, out_csv, out_md)
-    if out_html is not None:
-        from mmclust.report.html import page
-
-        with atomic_open(out_html) as fh:
-            fh.write(page("Data sheet", md.split("\n")[2], [("", df)]))
+    write_section_files(df, to_markdown(df), out_csv, out_md, out_html, "Data sheet", [("", df)])
     return df
 
 

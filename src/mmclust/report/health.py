@@ -28,8 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from mmclust.io import atomic_open
-from mmclust.report.html import write_section_files
+from mmclust.report.html import markdown_row, write_section_files
 
 COLUMNS = [
     "dataset", "input", "method", "seed", "estimator", "status", "converged",
@@ -156,7 +155,7 @@ def to_markdown(df: pd.DataFrame) -> str:
             )
         )
         cells = [r.dataset, r.input, r.method, r.seed, r.status, change, r.signals or "—"]
-        lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
+        lines.append(markdown_row(cells))
     return "\n".join(lines) + "\n"
 
 
@@ -167,21 +166,15 @@ def write_health(
     out_html: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     df = health_table(fit_files)
-    md = to_markdown(df)
-    write_section_files(df, md, out_csv, out_md)
-    if out_html is not None:
-        from mmclust.report.html import page
-
-        bad = df[df["converged"].eq(False)]
-        shown = df.assign(flag=df["converged"].eq(False))
-        intro = md.split("\n")[2]
-        with atomic_open(out_html) as fh:
-            fh.write(
-                page(
-                    "Run health",
-                    intro,
-                    [("Runs that did not converge", bad), ("Every run", shown)],
-                    flag="flag",
-                )
-            )
+    bad = df["converged"].eq(False)
+    write_section_files(
+        df,
+        to_markdown(df),
+        out_csv,
+        out_md,
+        out_html,
+        "Run health",
+        [("Runs that did not converge", df[bad]), ("Every run", df.assign(flag=bad))],
+        flag="flag",
+    )
     return df

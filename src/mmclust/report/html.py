@@ -84,16 +84,30 @@ def page(
     )
 
 
+def markdown_row(cells: Sequence[object]) -> str:
+    """One row of a Markdown table; a "|" inside a cell becomes "/"."""
+    return "| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |"
+
+
 def write_section_files(
     df: pd.DataFrame,
     md: str,
     out_csv: str | os.PathLike[str],
     out_md: str | os.PathLike[str],
+    out_html: str | os.PathLike[str] | None = None,
+    title: str = "",
+    sections: Sequence[tuple[str, pd.DataFrame | str]] = (),
+    flag: str | None = None,
 ) -> None:
-    """A report section's table as CSV and its Markdown text, each written atomically."""
+    """A report section's table as CSV and its Markdown text and, when ``out_html``
+    is given, its :func:`page` (``title``, the Markdown's third line as the
+    introduction, ``sections``, ``flag``), each written atomically."""
     from mmclust.io import atomic_open
 
     with atomic_open(out_csv) as fh:
         df.to_csv(fh, index=False)
     with atomic_open(out_md) as fh:
         fh.write(md)
+    if out_html is not None:
+        with atomic_open(out_html) as fh:
+            fh.write(page(title, md.split("\n")[2], sections, flag=flag))

@@ -28,8 +28,6 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mmclust.io import atomic_open
-
 if TYPE_CHECKING:  # pandas is imported where it is used: the workflow imports this module
     import pandas as pd
 
@@ -154,6 +152,8 @@ def not_run_table(
 
 
 def to_markdown(df: pd.DataFrame) -> str:
+    from mmclust.report.html import markdown_row
+
     missing = df[df["status"] != "ran"]
     lines = [
         "# What was not run",
@@ -171,7 +171,7 @@ def to_markdown(df: pd.DataFrame) -> str:
     ]
     for r in missing.itertuples(index=False):
         cells = [r.experiment, r.regenerates, r.status, r.reason, r.to_run]
-        lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
+        lines.append(markdown_row(cells))
     return "\n".join(lines) + "\n"
 
 
@@ -189,18 +189,13 @@ def write_not_run(
     )
     from mmclust.report.html import write_section_files
 
-    md = to_markdown(df)
-    write_section_files(df, md, out_csv, out_md)
-    if out_html is not None:
-        from mmclust.report.html import page
-
-        missing = df[df["status"] != "ran"]
-        with atomic_open(out_html) as fh:
-            fh.write(
-                page(
-                    "What was not run",
-                    md.split("\n")[2],
-                    [("Tables not made", missing), ("Every table", df)],
-                )
-            )
+    write_section_files(
+        df,
+        to_markdown(df),
+        out_csv,
+        out_md,
+        out_html,
+        "What was not run",
+        [("Tables not made", df[df["status"] != "ran"]), ("Every table", df)],
+    )
     return df

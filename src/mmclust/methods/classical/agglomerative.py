@@ -536,6 +536,30 @@ def _initial_labels(idx: np.ndarray, n_clusters: int) -> np.ndarray:
     return labels
 
 
+def _check_cycle_input(est: ACPIC | ACZell, X: ArrayLike) -> np.ndarray:
+    """AC-PIC's and AC-Zell's input checks: the data, and z in (0, 1)."""
+    check_input(X, est.n_clusters, type(est).__name__)
+    X = check_X(X)
+    if not 0 < est.z < 1:
+        raise ValueError(f"z={est.z} must lie in (0, 1)")
+    return X
+
+
+def _fit_by_merges(
+    est: ACPIC | ACZell, X: np.ndarray, merger_cls: type[_Merger], desc: str, **merger_kw: Any
+) -> Any:
+    """The fit shared by AC-PIC and AC-Zell: the row-normalised kNN graph, the 1-NN
+    components as initial clusters, then ``merger_cls``'s greedy merges."""
+    P, idx = _directed_transition(X, est.n_neighbors, est.a)
+    init = _initial_labels(idx, est.n_clusters)
+    merger = merger_cls(P, X, init, est.z, **merger_kw)
+    est.n_initial_clusters_ = len(merger.members)
+    est.labels_ = merger.run(est.n_clusters, est.verbose, desc)
+    est.transition_ = P
+    est.embedding_ = X.astype(np.float32)
+    return est
+
+
 def pic_affinity(P: ArrayLike, a_idx: ArrayLike, b_idx: ArrayLike, z: float = 0.01) -> float:
     """PIC affinity of clusters a and b on a transition matrix P (standalone).
 
@@ -632,18 +656,8 @@ class ACPIC(ClusterMixin, BaseEstimator):
         self.verbose = verbose
 
     def fit(self, X: ArrayLike, y: Any = None) -> ACPIC:
-        check_input(X, self.n_clusters, type(self).__name__)
-        X = check_X(X)
-        if not 0 < self.z < 1:
-            raise ValueError(f"z={self.z} must lie in (0, 1)")
-        P, idx = _directed_transition(X, self.n_neighbors, self.a)
-        init = _initial_labels(idx, self.n_clusters)
-        merger = _PICMerger(P, X, init, self.z)
-        self.n_initial_clusters_ = len(merger.members)
-        self.labels_ = merger.run(self.n_clusters, self.verbose, "AC-PIC merges")
-        self.transition_ = P
-        self.embedding_ = X.astype(np.float32)
-        return self
+        X = _check_cycle_input(self, X)
+        return _fit_by_merges(self, X, _PICMerger, "AC-PIC merges")
 
 
 class ACZell(ClusterMixin, BaseEstimator):
@@ -717,17 +731,7 @@ class ACZell(ClusterMixin, BaseEstimator):
         self.verbose = verbose
 
     def fit(self, X: ArrayLike, y: Any = None) -> ACZell:
-        check_input(X, self.n_clusters, type(self).__name__)
-        X = check_X(X)
-        if not 0 < self.z < 1:
-            raise ValueError(f"z={self.z} must lie in (0, 1)")
+        X = _check_cycle_input(self, X)
         if self.cycle_order is not None and self.cycle_order < 2:
             raise ValueError(f"cycle_order={self.cycle_order} must be >= 2 (or None: exact)")
-        P, idx = _directed_transition(X, self.n_neighbors, self.a)
-        init = _initial_labels(idx, self.n_clusters)
-        merger = _ZellMerger(P, X, init, self.z, order=self.cycle_order)
-        self.n_initial_clusters_ = len(merger.members)
-        self.labels_ = merger.run(self.n_clusters, self.verbose, "AC-Zell merges")
-        self.transition_ = P
-        self.embedding_ = X.astype(np.float32)
-        return self
+        return _fit_by_merges(self, X, _ZellMerger, "AC-Zell merges", order=self.cycle_order)

@@ -53,13 +53,12 @@ from torch import nn
 
 from mmclust.methods.base import MultiViewMixin, check_views
 from mmclust.methods.deep.dcca import CanonicalEmbeddingMixin, linear_cca
-from mmclust.methods.deep.vse import _TwoBranch, ranking_loss
-from mmclust.methods.multiview.common import (
-    complete_pairs,
-    make_mlp,
-    train_minibatches,
+from mmclust.methods.deep.vse import (
+    check_negatives,
+    ranking_loss,
+    start_two_branch_fit,
+    train_ranking_branches,
 )
-from mmclust.nn.utils import as_tensor, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -162,15 +161,8 @@ class CCAL(CanonicalEmbeddingMixin, MultiViewMixin, ClusterMixin, BaseEstimator)
         self, views: Sequence[np.ndarray], y: Any = None, masks: Sequence[np.ndarray] | None = None
     ) -> CCAL:
         views, masks = check_views(views, masks, n_views=2)
-        if self.negatives not in ("sum", "max"):
-            raise ValueError(f"unknown negatives {self.negatives!r}; use 'sum' or 'max'")
-        device = resolve_device(self.device)
-        gen = seed_everything(self.random_state)
-        both = complete_pairs(masks)
-        self.module_ = _TwoBranch(
-            make_mlp(views[0].shape[1], self.hidden_dims, self.out_dim, self.activation),
-            make_mlp(views[1].shape[1], self.hidden_dims, self.out_dim, self.activation),
-        ).to(device)
+        check_negatives(self.negatives)
+        device, gen, both, x1, x2 = start_two_branch_fit(self, views, masks, self.out_dim)
         if self.batch_size <= self.out_dim:
             raise ValueError(
                 f"CCAL's batch_size={self.batch_size} must exceed out_dim={self.out_dim}: "
@@ -182,23 +174,8 @@ class CCAL(CanonicalEmbeddingMixin, MultiViewMixin, ClusterMixin, BaseEstimator)
                 f"whitens {self.out_dim}-d codes per mini-batch), got {both.size}; "
                 "lower out_dim"
             )
-        x1 = as_tensor(views[0][both], device)
-        x2 = as_tensor(views[1][both], device)
-        self.module_.train()
-        self.history_ = train_minibatches(
-            list(self.module_.parameters()),
-            self._loss,
-            x1,
-            x2,
-            batch_size=self.batch_size,
-            max_epochs=self.max_epochs,
-            lr=self.lr,
-            generator=gen,
-            grad_clip=self.grad_clip,
-            verbose=self.verbose,
-            desc="CCAL",
-            min_batch=self.out_dim + 1,
+        self.history_ = train_ranking_branches(
+            self, self._loss, x1, x2, gen, "CCAL", min_batch=self.out_dim + 1
         )
-        self.module_.eval()
         self._project_and_cluster(views, masks, x1, x2, device)
         return self

@@ -80,16 +80,14 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from tqdm.auto import tqdm
 
 from mmclust.methods.base import MultiViewMixin, check_views
-from mmclust.methods.deep.vse import _TwoBranch
+from mmclust.methods.deep.vse import _TwoBranch, start_two_branch_fit
 from mmclust.methods.multiview.common import (
-    complete_pairs,
     encode_present,
     kmeans_labels,
-    make_mlp,
     train_minibatches,
 )
 from mmclust.nn.autoencoder import pretrain_layer
-from mmclust.nn.utils import as_tensor, batched, resolve_device, seed_everything
+from mmclust.nn.utils import as_tensor, batched
 
 log = logging.getLogger(__name__)
 
@@ -473,13 +471,7 @@ class DCCA(CanonicalEmbeddingMixin, MultiViewMixin, ClusterMixin, BaseEstimator)
             raise ValueError(f"unknown optimizer {self.optimizer!r}; use 'lbfgs' or 'adam'")
         if self.n_components is not None and self.n_components > self.out_dim:
             raise ValueError("n_components cannot exceed out_dim")
-        device = resolve_device(self.device)
-        gen = seed_everything(self.random_state)
-        both = complete_pairs(masks)
-        self.module_ = _TwoBranch(
-            make_mlp(views[0].shape[1], self.hidden_dims, self.out_dim, self.activation),
-            make_mlp(views[1].shape[1], self.hidden_dims, self.out_dim, self.activation),
-        ).to(device)
+        device, gen, _, x1, x2 = start_two_branch_fit(self, views, masks, self.out_dim)
         self.pretrain_errors_: list[list[tuple[float, float]]] = [[], []]
         if self.pretrain and self.pretrain_epochs > 0:
             for v, branch in enumerate((self.module_.branch1, self.module_.branch2)):
@@ -497,8 +489,6 @@ class DCCA(CanonicalEmbeddingMixin, MultiViewMixin, ClusterMixin, BaseEstimator)
                     verbose=self.verbose,
                     desc=f"DCCA pretraining view {v}, layer",
                 )
-        x1 = as_tensor(views[0][both], device)
-        x2 = as_tensor(views[1][both], device)
         self.module_.train()
         if self.optimizer == "lbfgs":
             self.history_ = self._fit_lbfgs(x1, x2)

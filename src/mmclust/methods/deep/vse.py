@@ -93,6 +93,65 @@ class _TwoBranch(nn.Module):
         self.branch2 = branch2
 
 
+def check_negatives(negatives: str) -> None:
+    """The ranking loss's ``negatives`` must be "sum" or "max" (VSE and CCAL)."""
+    if negatives not in ("sum", "max"):
+        raise ValueError(f"unknown negatives {negatives!r}; use 'sum' or 'max'")
+
+
+def start_two_branch_fit(
+    est: Any, views: Sequence[np.ndarray], masks: Sequence[np.ndarray], out_dim: int
+) -> tuple[torch.device, torch.Generator, np.ndarray, torch.Tensor, torch.Tensor]:
+    """The start shared by VSE's, DCCA's and CCAL's ``fit``.
+
+    Resolves ``est.device``, seeds everything with ``est.random_state``, builds
+    ``est.module_``: one MLP branch per view (``est.hidden_dims``,
+    ``est.activation``, ``out_dim`` outputs), and returns (device, generator,
+    indices of the complete pairs, view 0 and view 1 of those pairs as tensors).
+    """
+    device = resolve_device(est.device)
+    gen = seed_everything(est.random_state)
+    both = complete_pairs(masks)
+    est.module_ = _TwoBranch(
+        make_mlp(views[0].shape[1], est.hidden_dims, out_dim, est.activation),
+        make_mlp(views[1].shape[1], est.hidden_dims, out_dim, est.activation),
+    ).to(device)
+    x1 = as_tensor(views[0][both], device)
+    x2 = as_tensor(views[1][both], device)
+    return device, gen, both, x1, x2
+
+
+def train_ranking_branches(
+    est: Any,
+    loss: Any,
+    x1: torch.Tensor,
+    x2: torch.Tensor,
+    gen: torch.Generator,
+    desc: str,
+    **kwargs: Any,
+) -> list[float]:
+    """Mini-batch Adam on ``est.module_`` with VSE's and CCAL's settings
+    (``est.batch_size``, ``max_epochs``, ``lr``, ``grad_clip``, ``verbose``);
+    leaves the module in eval mode and returns the mean loss per epoch."""
+    est.module_.train()
+    history = train_minibatches(
+        list(est.module_.parameters()),
+        loss,
+        x1,
+        x2,
+        batch_size=est.batch_size,
+        max_epochs=est.max_epochs,
+        lr=est.lr,
+        generator=gen,
+        grad_clip=est.grad_clip,
+        verbose=est.verbose,
+        desc=desc,
+        **kwargs,
+    )
+    est.module_.eval()
+    return history
+
+
 class VSE(MultiViewMixin, ClusterMixin, BaseEstimator):
     """Visual-semantic embedding (hinge ranking loss) followed by k-means.
 
@@ -169,33 +228,16 @@ class VSE(MultiViewMixin, ClusterMixin, BaseEstimator):
         self, views: Sequence[np.ndarray], y: Any = None, masks: Sequence[np.ndarray] | None = None
     ) -> VSE:
         views, masks = check_views(views, masks, n_views=2)
-        if self.negatives not in ("sum", "max"):
-            raise ValueError(f"unknown negatives {self.negatives!r}; use 'sum' or 'max'")
-        device = resolve_device(self.device)
-        gen = seed_everything(self.random_state)
-        both = complete_pairs(masks)
-        d1, d2 = views[0].shape[1], views[1].shape[1]
-        self.module_ = _TwoBranch(
-            make_mlp(d1, self.hidden_dims, self.embed_dim, self.activation),
-            make_mlp(d2, self.hidden_dims, self.embed_dim, self.activation),
-        ).to(device)
-        x1 = as_tensor(views[0][both], device)
-        x2 = as_tensor(views[1][both], device)
-        self.module_.train()
-        self.history_ = train_minibatches(
-            list(self.module_.parameters()),
+        check_negatives(self.negatives)
+        device, gen, _, x1, x2 = start_two_branch_fit(self, views, masks, self.embed_dim)
+        self.history_ = train_ranking_branches(
+            self,
             lambda a, b: ranking_loss(self._scores(a, b), self.margin, self.negatives),
             x1,
             x2,
-            batch_size=self.batch_size,
-            max_epochs=self.max_epochs,
-            lr=self.lr,
-            generator=gen,
-            grad_clip=self.grad_clip,
-            verbose=self.verbose,
-            desc="VSE",
+            gen,
+            "VSE",
         )
-        self.module_.eval()
         self.embedding_ = self._joint_embedding(views, masks, device)
         self.labels_, self.cluster_centers_ = kmeans_labels(
             self.embedding_, self.n_clusters, self.kmeans_n_init, self.random_state
