@@ -435,6 +435,20 @@ def test_from_model_takes_no_other_key() -> None:
 # -- resolution ----------------------------------------------------------------------------
 
 
+def test_a_sweep_figure_marks_the_configured_value_and_says_where_it_comes_from() -> None:
+    plan = Plan(tiny())
+    spec = plan.sweep_spec("tiny-gamma")
+    # jecl's entry leaves gamma to the estimator (JECL's 0.1)
+    assert spec["marker"] == {"value": 0.1, "label": "configured value (estimator default: 0.1)"}
+    assert [p["x"] for p in spec["points"]] == [0, 0.5]
+    # a data-set sweep (missing captions) has no method parameter to mark
+    assert plan.sweep_spec("tiny-missing")["marker"] is None
+    cfg = tiny()
+    cfg["methods"]["jecl"]["gamma"] = 0.3
+    marker = Plan(cfg).sweep_marker("tiny-gamma")
+    assert marker == {"value": 0.3, "label": "configured value (methods.jecl: 0.3)"}
+
+
 def test_sweeps_become_runs_with_generated_names() -> None:
     plan = Plan(tiny())
     runs = plan.experiments["tiny-gamma"]["runs"]

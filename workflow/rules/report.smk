@@ -97,9 +97,7 @@ rule sweep_figure:
     conda:
         "../../envs/report.yaml"
     params:
-        spec=lambda w: to_json(
-            {**PLAN.sweep_spec(w.experiment), "marker": sweep_marker(w.experiment)}
-        ),
+        spec=lambda w: to_json(PLAN.sweep_spec(w.experiment)),
     shell:
         "python -m mmclust sweep --runs {input} --spec {params.spec:q}"
         " --out {output.figure} --csv {output.csv} 2> {log}"

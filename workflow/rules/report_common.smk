@@ -1,5 +1,5 @@
-# Functions of the report's rules (workflow/rules/report.smk): display names, sweep markers
-# and the reproduction report's sections (src/mmclust/report/, python -m mmclust.report):
+# Functions of the report's rules (workflow/rules/report.smk): display names and the
+# reproduction report's sections (src/mmclust/report/, python -m mmclust.report):
 # scorecards per paper table, the data sheet, run health, what was not run and the claims.
 # Experiments blocked by a manual download or a missing GPU are left out of the sections
 # and listed in "what was not run"; `snakemake ready` makes everything that can run.
@@ -11,26 +11,6 @@ def display_name(w):
     return (
         PLAN.experiments[name]["labels"].get(w.method, w.method) if name else w.method
     )
-
-
-def sweep_marker(experiment):
-    """The configured value of a swept method parameter (marked when the sweep gives no
-    paper default), with where it comes from."""
-    exp = PLAN.experiments[experiment]
-    param = exp["sweep"]["parameter"]
-    for point in exp.get("points", []):
-        if point["method"] in PLAN.swept:
-            base, _ = PLAN.swept[point["method"]]
-            value, src = PLAN.method_sources(base, point["dataset"]).get(
-                param, (None, "")
-            )
-            if isinstance(value, (int, float)):
-                where = "estimator default" if src == "default" else src
-                return {
-                    "value": value,
-                    "label": f"configured value ({where}: {value:g})",
-                }
-    return None
 
 
 from mmclust.report import notrun as _notrun  # noqa: E402  (no pandas at import)

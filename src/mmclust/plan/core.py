@@ -537,10 +537,26 @@ class Plan:
         return exp
 
     def sweep_spec(self, experiment: str) -> dict[str, Any]:
-        """What the sweep figure needs: the swept parameter, its points and the labels."""
+        """What the sweep figure needs: the swept parameter, its points, the labels and
+        the marker of the configured value (:meth:`sweep_marker`)."""
         exp = self.experiments[experiment]
         keys = ("description", "metrics", "sweep", "points", "labels")
-        return {k: exp[k] for k in keys if k in exp}
+        return {**{k: exp[k] for k in keys if k in exp}, "marker": self.sweep_marker(experiment)}
+
+    def sweep_marker(self, experiment: str) -> dict[str, Any] | None:
+        """The configured value of a swept method parameter, with where it comes from (the
+        figure marks it when the sweep names no paper default); None for a data-set sweep."""
+        exp = self.experiments[experiment]
+        param = exp["sweep"]["parameter"]
+        for point in exp.get("points", []):
+            if point["method"] not in self.swept:
+                continue
+            base, _ = self.swept[point["method"]]
+            value, src = self.method_sources(base, point["dataset"]).get(param, (None, ""))
+            if isinstance(value, (int, float)):
+                where = "estimator default" if src == "default" else src
+                return {"value": value, "label": f"configured value ({where}: {value:g})"}
+        return None
 
     def figure_experiment(self, dataset: str, input: str, method: str) -> str | None:
         """The first experiment that draws a t-SNE figure of this run."""
