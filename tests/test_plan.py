@@ -435,6 +435,21 @@ def test_from_model_takes_no_other_key() -> None:
 # -- resolution ----------------------------------------------------------------------------
 
 
+def test_a_table_names_the_rows_that_take_per_data_set_settings() -> None:
+    cfg = tiny()
+    assert Plan(cfg).table_overrides("tiny-gamma") == []
+    assert "overrides" not in Plan(cfg).table_spec("tiny-gamma", ".")
+    cfg["method_overrides"] = {"mfeat": {"jecl": {"lam": 0.25}}}
+    plan = Plan(cfg)
+    overrides = plan.table_overrides("tiny-gamma")
+    # both sweep points of jecl on mfeat run with the override, and only it is named
+    assert overrides == [
+        {"dataset": "mfeat", "method": m, "settings": {"lam": 0.25}}
+        for m in ("jecl.gamma-0", "jecl.gamma-0.5")
+    ]
+    assert plan.table_spec("tiny-gamma", ".")["overrides"] == overrides
+
+
 def test_a_sweep_figure_marks_the_configured_value_and_says_where_it_comes_from() -> None:
     plan = Plan(tiny())
     spec = plan.sweep_spec("tiny-gamma")

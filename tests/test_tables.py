@@ -148,6 +148,21 @@ def test_single_seed_has_zero_std(tmp_path):
     )
 
 
+def test_per_data_set_settings_are_named_under_the_table(tmp_path):
+    summary = summarise(collect_runs(_write_runs(tmp_path)), SPEC)
+    assert not any("method_overrides" in n for n in table_notes(summary, SPEC))
+    spec = {
+        **SPEC,
+        "overrides": [
+            {"dataset": "mnist5k", "method": "dec", "settings": {"lr": 0.1, "arch": "mnist"}}
+        ],
+    }
+    notes = table_notes(summary, spec, dataset_names={"mnist5k": "MNIST (5k)"})
+    assert notes[-1] == (
+        "Per-data-set settings (method_overrides): DEC on MNIST (5k): lr = 0.1, arch = mnist."
+    )
+
+
 def test_summarise_rows_follow_the_spec_order(tmp_path):
     runs = collect_runs(_write_runs(tmp_path))
     # kmeans sorts after dec alphabetically, but the spec lists it first

@@ -534,7 +534,27 @@ class Plan:
         exp = {k: v for k, v in self.experiments[experiment].items() if k != "tsne"}
         if exp.get("paper"):
             exp["paper"] = self.paper_file(experiment, basedir)[0]
+        overrides = self.table_overrides(experiment)
+        if overrides:
+            exp["overrides"] = overrides
         return exp
+
+    def table_overrides(self, experiment: str) -> list[dict[str, Any]]:
+        """The rows of an experiment whose method runs with per-data-set settings
+        (``method_overrides``): data set, method and the overridden values, for the
+        table's footnote (the rest of a row's settings are its method entry's)."""
+        out, seen = [], set()
+        for run in self.experiment_runs(experiment):
+            if (run.dataset, run.method) in seen:
+                continue
+            seen.add((run.dataset, run.method))
+            sources = self.method_sources(run.method, run.dataset)
+            changed = {
+                k: v for k, (v, src) in sources.items() if src.startswith("method_overrides.")
+            }
+            if changed:
+                out.append({"dataset": run.dataset, "method": run.method, "settings": changed})
+        return out
 
     def sweep_spec(self, experiment: str) -> dict[str, Any]:
         """What the sweep figure needs: the swept parameter, its points, the labels and

@@ -212,7 +212,9 @@ def table_notes(
     dataset_names: dict[str, str] | None = None,
 ) -> list[str]:
     """The lines under a table: what the cells are, then one line per row marked †
-    (how many seeds did not converge, by which rule) and one for rows with fewer seeds."""
+    (how many seeds did not converge, by which rule), one for rows with fewer seeds and
+    one naming the settings that rows take from ``method_overrides`` (``spec["overrides"]``,
+    :meth:`mmclust.plan.Plan.table_overrides`)."""
     labels = spec.get("labels", {})
     rules = rules or {}
     dataset_names = dataset_names or {}
@@ -234,6 +236,13 @@ def table_notes(
             short.append(f"{where} ({n})")
     if short:
         notes.append(f"Fewer seeds than the experiment's {expected}: " + "; ".join(short) + ".")
+    rows = []
+    for o in spec.get("overrides", []):
+        method, dataset = labels.get(o["method"], o["method"]), o["dataset"]
+        values = ", ".join(f"{k} = {v}" for k, v in o["settings"].items())
+        rows.append(f"{method} on {dataset_names.get(dataset, dataset)}: {values}")
+    if rows:
+        notes.append("Per-data-set settings (method_overrides): " + "; ".join(rows) + ".")
     return notes
 
 
