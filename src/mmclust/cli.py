@@ -111,10 +111,21 @@ def cmd_download(a: argparse.Namespace) -> None:
         raise SystemExit(code)
 
 
+def _uses_torch(settings: dict[str, Any]) -> bool:
+    """Whether building this input runs a torch network (an image extractor, the sentence
+    encoder, a trained model's layer): only then is torch imported, to set its threads."""
+    from mmclust.features.names import IMAGE_EXTRACTORS
+
+    if settings["kind"] == "from_model":
+        return True
+    extractor = (settings.get("spec") or {}).get("extractor")
+    return settings["kind"] == "extractor" and extractor in (*IMAGE_EXTRACTORS, "minilm")
+
+
 def cmd_features(a: argparse.Namespace) -> None:
     from mmclust.features.build import build_feature_set
 
-    if a.settings["kind"] in ("extractor", "from_model"):
+    if _uses_torch(a.settings):
         _set_threads(a.threads)
     files = {
         "data": a.data, "parts": a.parts, "embedding": a.embedding, "model": a.model,
