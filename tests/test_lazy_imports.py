@@ -24,13 +24,13 @@ HEAVY = ("torch", "torchvision", "gensim")
 
 #: the sub-commands of ``python -m mmclust`` that never train
 LIGHT_COMMANDS = [
-    "prepare", "download", "evaluate", "aggregate", "table", "tsne", "sweep",
+    "prepare", "download", "evaluate", "score", "aggregate", "table", "tsne", "sweep",
     "plan", "claims",
 ]  # fmt: skip
 
 #: the modules those commands (and ``python -m mmclust.report``) import when they run
 LIGHT_MODULES = [
-    "mmclust.cli", "mmclust.report.__main__", "mmclust.metrics",
+    "mmclust.cli", "mmclust.report.__main__", "mmclust.scoring", "mmclust.metrics",
     "mmclust.io", "mmclust.validation", "mmclust.data", "mmclust.data.download",
     "mmclust.data.derive", "mmclust.data.mixed", "mmclust.features.build",
     "mmclust.features.extract", "mmclust.features.text", "mmclust.features.combine",
@@ -95,15 +95,14 @@ def captioned(tmp_path: Path) -> Path:
 
 
 def test_scoring_and_the_bag_of_words_run_without_torch(captioned: Path) -> None:
-    """Scoring runs and a bag-of-words input, run for real, load none of them."""
+    """The scoring of a cell and a bag-of-words input, run for real, load none of them."""
     t = captioned
-    evaluate = [
-        [
-            "evaluate", "--dataset", str(t / "ds"), "--labels", str(t / f"run{s}/labels.npy"),
-            "--fit-info", str(t / f"run{s}/fit.json"), "--out", str(t / f"m{s}.json"),
-            "--run", json.dumps({"dataset": "toy", "input": "pixels", "method": "m", "seed": s}),
-        ]
-        for s in (0, 1)
+    ids = [{"dataset": "toy", "input": "pixels", "method": "m", "seed": s} for s in (0, 1)]
+    score = [
+        "score", "--dataset", str(t / "ds"),
+        "--labels", str(t / "run0/labels.npy"), str(t / "run1/labels.npy"),
+        "--fit-info", str(t / "run0/fit.json"), str(t / "run1/fit.json"),
+        "--runs", json.dumps(ids), "--out", str(t / "m0.json"), str(t / "m1.json"),
     ]  # fmt: skip
     bow = {"kind": "extractor", "spec": {"views": ["text"], "extractor": "bow"}}
     features = [
@@ -113,7 +112,7 @@ def test_scoring_and_the_bag_of_words_run_without_torch(captioned: Path) -> None
     code = "\n".join(
         [
             "from mmclust.cli import main",
-            *(f"assert main({args!r}) == 0" for args in evaluate),
+            f"assert main({score!r}) == 0",
             f"assert main({features!r}) == 0",
         ]
     )
