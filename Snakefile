@@ -25,7 +25,6 @@ include: "workflow/rules/report.smk"
 localrules:
     all,
     download_raw,
-    evaluate_run,
     aggregate_runs,
     summary_table,
     tsne_figure,

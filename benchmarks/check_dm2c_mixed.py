@@ -10,7 +10,7 @@ Run on demand from the repository root after building the experiment's inputs
 
 For every run of ``--experiment`` whose method is one of ``--methods`` (all
 its seeds unless ``--seeds``), the script does what the workflow's
-``cluster`` and ``evaluate_run`` jobs do — the same feature file, the same
+``cluster`` and scoring jobs do — the same feature file, the same
 method settings from the configuration (:class:`mmclust.plan.Plan`), fitted
 on the training split with :func:`mmclust.fitting.fit_run`, scored on the
 test split with :func:`mmclust.metrics.evaluate` and

@@ -172,3 +172,21 @@ def test_pca_reduce_is_fitted_on_the_training_rows_only():
         pca_reduce(X, mask, 13, fit_rows=train)
     with pytest.raises(DatasetError, match="no present sample"):
         pca_reduce(X, mask, 2, fit_rows=~mask)
+
+
+def test_strip_accents_matches_gensims_deaccent():
+    """The bag of words tokenises without gensim, exactly as gensim's ``deaccent`` would."""
+    from mmclust.features.text import strip_accents
+
+    deaccent = pytest.importorskip("gensim.utils").deaccent
+    for text in [
+        "Café crème brûlée",
+        "Šéf chomutovských komunistů",
+        "naïve Zoë façade",
+        "ﬁ ligature, Å, ǅ, e\u0301 (combining)",
+        "日本語のテキスト",
+        "plain ascii 7",
+        "",
+    ]:
+        assert strip_accents(text) == deaccent(text)
+    assert strip_accents("Ångström") == "Angstrom"

@@ -960,3 +960,28 @@ def test_single_view_methods_on_views_some_samples_lack_are_errors_before_any_jo
         {"dataset": "captioned", "input": "efficientnet", "methods": ["kmeans"]}
     )
     Plan(cfg)
+
+
+def test_scoring_batches_cover_every_run_once() -> None:
+    """One scoring job per cell (data set, input, method) with the union of its seeds."""
+    plan = plan_of(tiny())
+    batches = plan.scoring_batches()
+    cells = [cell for group in batches.values() for cell in group]
+    assert len(cells) == len(set(cells))
+    scored = {
+        Run(*cell, seed) for seeds, group in batches.items() for cell in group for seed in seeds
+    }
+    runs = {run for e in plan.experiments for run in plan.experiment_runs(e)}
+    assert scored == runs
+    # tiny runs digits/pixels/dec with seeds 0 and 1 (tiny), mfeat/fou/kmeans with seed 0 only
+    assert ("digits", "pixels", "dec") in batches[(0, 1)]
+    assert ("mfeat", "fou", "kmeans") in batches[(0,)]
+    # a cell two experiments share is scored with the seeds of both
+    cfg = tiny()
+    cfg["experiments"]["tiny-jecl"]["seeds"] = [0, 3]
+    cfg["experiments"]["tiny-jecl"]["runs"].append(
+        {"dataset": "mfeat", "input": "both", "methods": ["kmeans"]}
+    )
+    shared = plan_of(cfg).scoring_batches()
+    assert ("mfeat", "fou", "kmeans") in shared[(0, 3)]
+    assert ("mfeat", "both", "kmeans") in shared[(0, 1, 3)]

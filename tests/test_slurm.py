@@ -195,6 +195,12 @@ def local_rules() -> set[str]:
     return set(re.findall(r"\w+", block[1]))
 
 
+def is_local(rule: str, local_only: set[str]) -> bool:
+    """A rule of the Snakefile's `localrules:`, or a scoring rule (workflow/rules/evaluate.smk
+    makes one per seed list, score_runs_seeds_..., each marked `localrule: True`)."""
+    return rule in local_only or rule.startswith("score_runs_")
+
+
 def job_counts(output: str) -> dict[str, int]:
     """The "Job stats" table Snakemake prints at the start of a run."""
     table = output.split("Job stats:", 1)[1].split("total", 1)[0]
@@ -231,10 +237,11 @@ def test_tiny_on_slurm_equals_local_run(
     # every non-local job went through sbatch, the local rules did not
     local_only = local_rules()
     counts = job_counts(out)
-    remote = sum(n for rule, n in counts.items() if rule not in local_only)
+    remote = sum(n for rule, n in counts.items() if not is_local(rule, local_only))
     submitted = re.findall(r"has been submitted with SLURM jobid \d+ \(log: (\S+)\)", out)
     assert remote > 0 and len(submitted) == remote, (counts, submitted)
     assert not [log for log in submitted if any(f"/rule_{r}/" in log for r in local_only)]
+    assert not [log for log in submitted if "/rule_score_runs_" in log]
 
     for ext in ("csv", "md", "tex"):
         assert (on_slurm / f"results/tables/tiny.{ext}").stat().st_size > 0

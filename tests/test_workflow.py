@@ -26,6 +26,19 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return work
 
 
+def rule_of(rule: str) -> str:
+    """A job's rule, the scoring rules (one per seed list: score_runs_seeds_...) as one."""
+    return "score_runs" if rule.startswith("score_runs_") else rule
+
+
+def cell_of(wc: dict[str, str]) -> dict[str, str]:
+    """A job's data set, input and method: a scoring job names them in one wildcard."""
+    if "cell" not in wc:
+        return wc
+    dataset, input, method = wc["cell"].split("/")
+    return {**wc, "dataset": dataset, "input": input, "method": method}
+
+
 def tiny_config() -> dict:
     return yaml.safe_load(TINY.read_text())
 
@@ -66,7 +79,7 @@ def test_every_job_logged_and_benchmarked(tiny_run: Path) -> None:
         "build_input",
         "pretrain_autoencoder",
         "cluster",
-        "evaluate_run",
+        "score_runs",
         "aggregate_runs",
         "summary_table",
         "tsne_figure",
@@ -116,10 +129,11 @@ def test_changing_dec_reruns_only_dec(tiny_run: Path, tmp_path: Path) -> None:
     cfg = tiny_config()
     cfg["methods"]["dec"]["lr"] = 0.02
     jobs = planned_jobs(tiny_run, "--configfile", str(write_config(tmp_path / "c.yaml", cfg)))
+    jobs = [(rule_of(r), cell_of(wc)) for r, wc in jobs]
     rules = {r for r, _ in jobs}
     assert rules == {
         "cluster",
-        "evaluate_run",
+        "score_runs",
         "aggregate_runs",
         "summary_table",
         "tsne_figure",
@@ -130,19 +144,22 @@ def test_changing_dec_reruns_only_dec(tiny_run: Path, tmp_path: Path) -> None:
         "all",
     }
     for rule, wc in jobs:
-        if rule in {"cluster", "evaluate_run", "tsne_figure"}:
+        if rule in {"cluster", "score_runs", "tsne_figure"}:
             assert wc["method"] == "dec", (rule, wc)
     n_dec_runs = 2 * 2  # (digits, mfeat) x 2 seeds
     assert sum(r == "cluster" for r, _ in jobs) == n_dec_runs
+    # one scoring job per cell: both seeds of DEC on digits and on mfeat
+    assert sum(r == "score_runs" for r, _ in jobs) == 2
 
 
 def test_changing_a_feature_setting_reruns_downstream(tiny_run: Path, tmp_path: Path) -> None:
     cfg = tiny_config()
     cfg["inputs"]["mfeat"]["both"]["transform"] = "none"
     jobs = planned_jobs(tiny_run, "--configfile", str(write_config(tmp_path / "c.yaml", cfg)))
+    jobs = [(rule_of(r), cell_of(wc)) for r, wc in jobs]
     rules = {r for r, _ in jobs}
     assert "prepare_dataset" not in rules
-    assert {"build_input", "pretrain_autoencoder", "cluster", "evaluate_run"} <= rules
+    assert {"build_input", "pretrain_autoencoder", "cluster", "score_runs"} <= rules
     for rule, wc in jobs:
         if "dataset" in wc:
             assert wc["dataset"] == "mfeat", (rule, wc)
@@ -177,8 +194,8 @@ def test_changing_gamma_reruns_only_that_jecl(tiny_run: Path, tmp_path: Path) ->
     cfg = tiny_config()
     cfg["methods"]["jecl"]["gamma"] = 0.3
     jobs = planned_jobs(tiny_run, "--configfile", str(write_config(tmp_path / "c.yaml", cfg)))
-    assert {r for r, _ in jobs} == {
-        "cluster", "evaluate_run", "aggregate_runs", "summary_table", "sweep_figure",
+    assert {rule_of(r) for r, _ in jobs} == {
+        "cluster", "score_runs", "aggregate_runs", "summary_table", "sweep_figure",
         "claims_table", "all",
         # the report: tiny-jecl has paper values
         "scorecard", "scorecard_summary", "claims_section", "run_health", "not_run",

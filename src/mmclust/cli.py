@@ -111,10 +111,21 @@ def cmd_download(a: argparse.Namespace) -> None:
         raise SystemExit(code)
 
 
+def _uses_torch(settings: dict[str, Any]) -> bool:
+    """Whether building this input runs a torch network (an image extractor, the sentence
+    encoder, a trained model's layer): only then is torch imported, to set its threads."""
+    from mmclust.features.names import IMAGE_EXTRACTORS
+
+    if settings["kind"] == "from_model":
+        return True
+    extractor = (settings.get("spec") or {}).get("extractor")
+    return settings["kind"] == "extractor" and extractor in (*IMAGE_EXTRACTORS, "minilm")
+
+
 def cmd_features(a: argparse.Namespace) -> None:
     from mmclust.features.build import build_feature_set
 
-    if a.settings["kind"] in ("extractor", "from_model"):
+    if _uses_torch(a.settings):
         _set_threads(a.threads)
     files = {
         "data": a.data, "parts": a.parts, "embedding": a.embedding, "model": a.model,
@@ -181,40 +192,36 @@ def cmd_cluster(a: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
-    import numpy as np
+    from mmclust.io import write_json
+    from mmclust.scoring import load_truth, score_run
 
-    from mmclust.data import MultiViewDataset
-    from mmclust.io import read_json, write_json
-    from mmclust.metrics import evaluate, mixed_modal_scores
+    write_json(a.out, score_run(load_truth(a.dataset), a.labels, a.run, a.fit_info))
 
-    ds = MultiViewDataset.load(a.dataset)
-    pred = np.load(a.labels)
-    if pred.shape != ds.labels.shape:
+
+def cmd_score(a: argparse.Namespace) -> None:
+    from mmclust.io import write_json
+    from mmclust.scoring import load_truth, score_run
+
+    n = len(a.out)
+    fit_info = a.fit_info or [None] * n
+    if not (len(a.labels) == len(fit_info) == len(a.runs) == n):
         raise SystemExit(
-            f"{a.labels} has {pred.shape[0]} predictions for {ds.n} samples of "
-            f"{ds.name}: rerun the clustering job"
+            f"score: {len(a.labels)} --labels, {len(fit_info)} --fit-info, {len(a.runs)} --runs "
+            f"and {n} --out: give one of each per run, in the same order"
         )
-    scored = ds.split == "test" if ds.split is not None else np.ones(ds.n, dtype=bool)
-    scores = evaluate(ds.labels[scored], pred[scored])
-    record = {**a.run, **scores}
-    if ds.split is not None:
-        # the papers' protocol with a split: fitted on train, scored on test
-        record.update(scored_on="test", n_scored=int(scored.sum()))
-    modalities = (ds.meta.get("mixed_modal") or {}).get("views")
-    if modalities:
-        # mixed-modal data: the same scores per modality, and across them
-        first = ds.masks[modalities[0]][scored]
-        record.update(mixed_modal_scores(ds.labels[scored], pred[scored], first))
-    if a.fit_info:
-        fit = read_json(a.fit_info)
-        record["fit_seconds"] = fit.get("fit_seconds")
-        convergence = fit.get("convergence")
-        if isinstance(convergence, dict) and "converged" in convergence:
-            # the tables mark the rows in which a seed did not converge
-            record["converged"] = bool(convergence["converged"])
-            record["convergence_rule"] = str(convergence.get("rule", ""))
-    write_json(a.out, record)
-    log.info("%s: %s", a.run, {k: round(v, 4) for k, v in scores.items()})
+    truth = load_truth(a.dataset)
+    for labels, fit, run, out in zip(a.labels, fit_info, a.runs, a.out, strict=True):
+        write_json(out, score_run(truth, labels, run, fit))
+
+
+def _json_list(text: str) -> list[dict[str, Any]]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {err}") from None
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise argparse.ArgumentTypeError("expected a JSON list of objects")
+    return value
 
 
 def cmd_aggregate(a: argparse.Namespace) -> None:
@@ -380,6 +387,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fit-info")
     s.add_argument("--run", type=_json, default={}, help="identifiers stored with the scores")
     s.add_argument("--out", required=True)
+
+    s = add(
+        "score", cmd_score,
+        "score several runs of one data set (a table cell's seeds) in one process",
+    )  # fmt: skip
+    s.add_argument("--dataset", required=True, help="the data set's folder")
+    s.add_argument("--labels", nargs="+", required=True, help="each run's labels.npy")
+    s.add_argument("--fit-info", nargs="+", help="each run's fit.json, in the same order")
+    s.add_argument(
+        "--runs", type=_json_list, required=True,
+        help="a JSON list: each run's identifiers stored with its scores, in the same order",
+    )  # fmt: skip
+    s.add_argument("--out", nargs="+", required=True, help="each run's metrics.json")
 
     s = add("aggregate", cmd_aggregate, "gather per-run metrics into one tidy CSV")
     s.add_argument("--metrics", nargs="+", required=True)

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -93,3 +94,38 @@ def figure_category(w):
     """Report category of a figure: that of the first experiment that draws it."""
     name = PLAN.figure_experiment(w.dataset, w.input, w.method)
     return PLAN.experiments[name]["category"] if name else "Figures"
+
+
+# -- scoring (evaluate.smk): one job per table cell, one rule per seed list ---------------
+SCORED_SEEDS = {
+    "/".join(cell): seeds
+    for seeds, cells in PLAN.scoring_batches().items()
+    for cell in cells
+}
+
+
+def scoring_rule_name(seeds):
+    """score_runs_seeds_0_to_4 (a range), score_runs_seeds_0_3 (a list)."""
+    if len(seeds) > 2 and list(seeds) == list(range(seeds[0], seeds[-1] + 1)):
+        return f"score_runs_seeds_{seeds[0]}_to_{seeds[-1]}"
+    return "score_runs_seeds_" + "_".join(map(str, seeds))
+
+
+def one_of(names):
+    """A wildcard constraint matching exactly the given names."""
+    return "|".join(re.escape(n) for n in names)
+
+
+def scored_dataset(w):
+    return w.cell.split("/")[0]
+
+
+def scored_runs(w):
+    """The identifiers each run's metrics.json starts with, in the order of the seeds."""
+    dataset, input, method = w.cell.split("/")
+    return to_json(
+        [
+            {"dataset": dataset, "input": input, "method": method, "seed": seed}
+            for seed in SCORED_SEEDS[w.cell]
+        ]
+    )

@@ -19,7 +19,9 @@ lower case, accents removed, tokens are runs of word characters (letters and
 digits) of 1 to 30 characters.  Numerals and one-letter words are kept on
 purpose: captions such as "2 dogs on a sofa" or "the digit 7" carry their
 meaning in them (scikit-learn's and gensim's default tokenisers drop them).
-No stop words are removed unless ``stop_words`` says so.
+No stop words are removed unless ``stop_words`` says so.  Accents are removed
+as gensim's ``deaccent`` does (decompose, drop the combining marks, recompose),
+written here so that the bag of words needs no gensim.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import functools
 import logging
 import os
 import re
+import unicodedata
 from typing import Any, Literal
 
 import numpy as np
@@ -78,11 +81,17 @@ def _fitting_rows(fit_mask: np.ndarray | None, mask: np.ndarray) -> np.ndarray:
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
+def strip_accents(text: str) -> str:
+    """``text`` without its combining marks: canonical decomposition (NFD), every
+    nonspacing mark (Unicode category Mn) dropped, then canonical composition (NFC)."""
+    decomposed = unicodedata.normalize("NFD", text)
+    kept = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+    return unicodedata.normalize("NFC", kept)
+
+
 def tokenize(text: str) -> list[str]:
     """The tokeniser of every text extractor (see the module docstring)."""
-    from gensim.utils import deaccent
-
-    return [t for t in _TOKEN.findall(deaccent(text.lower())) if len(t) <= 30]
+    return [t for t in _TOKEN.findall(strip_accents(text.lower())) if len(t) <= 30]
 
 
 def doc2vec_features(

@@ -514,6 +514,25 @@ class Plan:
                 for seed in exp["seeds"]:
                     yield Run(run["dataset"], run["input"], method, int(seed))
 
+    def scoring_batches(self) -> dict[tuple[int, ...], list[tuple[str, str, str]]]:
+        """The table cells (data set, input, method) grouped by the seeds they are scored with.
+
+        One scoring job scores every seed of a cell (``python -m mmclust score``).  A
+        cell's seeds are those of every experiment that runs it, selected by
+        ``targets`` or not, so that any experiment's table can be asked for; a rule's
+        outputs are fixed by its wildcards, so the workflow has one scoring rule per
+        distinct seed list, each restricted to its cells.  Seed lists and cells are
+        sorted.
+        """
+        seeds: dict[tuple[str, str, str], set[int]] = {}
+        for experiment in self.experiments:
+            for run in self.experiment_runs(experiment):
+                seeds.setdefault((run.dataset, run.input, run.method), set()).add(run.seed)
+        batches: dict[tuple[int, ...], list[tuple[str, str, str]]] = {}
+        for cell, cell_seeds in sorted(seeds.items()):
+            batches.setdefault(tuple(sorted(cell_seeds)), []).append(cell)
+        return dict(sorted(batches.items()))
+
     def experiment_datasets(self, experiment: str) -> list[str]:
         return sorted({run["dataset"] for run in self.experiments[experiment]["runs"]})
 
