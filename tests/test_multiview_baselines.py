@@ -234,6 +234,7 @@ def test_lrssc_default_solver_recovers_the_subspaces():
     model = MultiViewLRSSC(n_clusters=3, device="cpu", verbose=False, kmeans_n_init=5)
     model.fit([v.astype(np.float32) for v in views])
     assert model.solver_ == "exact" and model.converged_
+    assert model.approximation_ is None
     assert adjusted_rand_score(y, model.labels_) == 1.0
 
 
@@ -247,6 +248,15 @@ def test_lrssc_landmark_approximation_recovers_the_subspaces():
     assert adjusted_rand_score(y, model.labels_) == 1.0
     # a landmark never represents itself
     assert np.all(model.coefficients_[np.arange(45), model.anchors_] == 0)
+    # the automatic choice above exact_max_n says what it did (fit.json, the table's notes)
+    auto = MultiViewLRSSC(
+        n_clusters=3, exact_max_n=100, n_anchors=45, device="cpu", verbose=False, kmeans_n_init=5
+    ).fit([v.astype(np.float32) for v in views])
+    assert auto.solver_ == "anchor"
+    assert auto.approximation_ == (
+        "landmark approximation (45 of 180 samples as landmarks; "
+        "the exact solver runs up to exact_max_n = 100 samples)"
+    )
 
 
 def test_singular_value_threshold_truncated_equals_full():

@@ -114,3 +114,15 @@ def test_score_needs_one_file_of_each_per_run(tmp_path: Path) -> None:
     np.save(runs[0] / "labels.npy", np.zeros(N - 1, dtype=int))
     with pytest.raises(SystemExit, match="rerun the clustering job"):
         _score(tmp_path / "ds", runs[:1], {"dataset": "toy"}, tmp_path)
+
+
+def test_an_approximation_the_fit_reports_reaches_the_metrics(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    ds = MultiViewDataset(name="toy", views={"a": rng.normal(size=(N, 3))}, labels=np.arange(N) % 3)
+    ds.save(tmp_path / "ds")
+    (run,) = _runs(tmp_path / "runs", N, (0,))
+    fit = json.loads((run / "fit.json").read_text())
+    (run / "fit.json").write_text(json.dumps({**fit, "approximation": "landmarks"}))
+    ident = {"dataset": "toy", "input": "a", "method": "m"}
+    (record,) = _score(tmp_path / "ds", [run], ident, tmp_path)
+    assert record["approximation"] == "landmarks"

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from mmclust.report.tables import (
+    approximations,
     collect_runs,
     summarise,
     table_notes,
@@ -161,6 +162,17 @@ def test_per_data_set_settings_are_named_under_the_table(tmp_path):
     assert notes[-1] == (
         "Per-data-set settings (method_overrides): DEC on MNIST (5k): lr = 0.1, arch = mnist."
     )
+
+
+def test_an_approximation_a_row_used_is_said_under_the_table(tmp_path):
+    runs = collect_runs(_write_runs(tmp_path))
+    assert approximations(runs) == {}
+    runs["approximation"] = None
+    runs.loc[runs["method"] == "dec", "approximation"] = "landmark approximation (2 of 9)"
+    found = approximations(runs)
+    assert found == {("mnist5k", "pixels", "dec"): "landmark approximation (2 of 9)"}
+    notes = table_notes(summarise(runs, SPEC), SPEC, approximated=found)
+    assert "DEC on mnist5k / pixels: landmark approximation (2 of 9)." in notes
 
 
 def test_summarise_rows_follow_the_spec_order(tmp_path):

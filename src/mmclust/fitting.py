@@ -205,6 +205,10 @@ def fit_run(
     convergence = getattr(model, "convergence_", None)
     if convergence is not None:
         info["convergence"] = plain(convergence)
+    # an approximation the estimator chose by itself (e.g. MultiViewLRSSC's landmarks)
+    approximation = getattr(model, "approximation_", None)
+    if approximation:
+        info["approximation"] = str(approximation)
     result = RunResult(
         labels=np.asarray(labels, dtype=np.int64),
         embedding=np.asarray(embedding, dtype=np.float32),

@@ -105,5 +105,8 @@ def score_run(
             # the tables mark the rows in which a seed did not converge
             record["converged"] = bool(convergence["converged"])
             record["convergence_rule"] = str(convergence.get("rule", ""))
+        if fit.get("approximation"):
+            # an approximation the estimator chose (named under the table)
+            record["approximation"] = str(fit["approximation"])
     log.info("%s: %s", run, {k: round(v, 4) for k, v in scores.items()})
     return record

@@ -123,6 +123,15 @@ def convergence_rules(runs: pd.DataFrame) -> dict[tuple[str, str, str], str]:
     return {tuple(k): str(g["convergence_rule"].iloc[0]) for k, g in rules}  # type: ignore[misc]
 
 
+def approximations(runs: pd.DataFrame) -> dict[tuple[str, str, str], str]:
+    """Per (dataset, input, method): the approximation its runs report (e.g.
+    MultiViewLRSSC's landmarks above ``exact_max_n`` samples), if any."""
+    if "approximation" not in runs.columns:
+        return {}
+    rows = runs.dropna(subset=["approximation"]).groupby(KEYS, sort=False)
+    return {tuple(k): str(g["approximation"].iloc[0]) for k, g in rows}  # type: ignore[misc]
+
+
 def _row_order(spec: dict[str, Any]) -> dict[tuple[str, str, str], int]:
     order: dict[tuple[str, str, str], int] = {}
     for run in spec.get("runs", []):
@@ -210,9 +219,11 @@ def table_notes(
     spec: dict[str, Any],
     rules: dict[tuple[str, str, str], str] | None = None,
     dataset_names: dict[str, str] | None = None,
+    approximated: dict[tuple[str, str, str], str] | None = None,
 ) -> list[str]:
     """The lines under a table: what the cells are, then one line per row marked †
     (how many seeds did not converge, by which rule), one for rows with fewer seeds and
+    one per row whose runs report an approximation (:func:`approximations`), and
     one naming the settings that rows take from ``method_overrides`` (``spec["overrides"]``,
     :meth:`mmclust.plan.Plan.table_overrides`)."""
     labels = spec.get("labels", {})
@@ -236,6 +247,8 @@ def table_notes(
             short.append(f"{where} ({n})")
     if short:
         notes.append(f"Fewer seeds than the experiment's {expected}: " + "; ".join(short) + ".")
+    for (d, i, m), text in (approximated or {}).items():
+        notes.append(f"{labels.get(m, m)} on {dataset_names.get(d, d)} / {i}: {text}.")
     rows = []
     for o in spec.get("overrides", []):
         method, dataset = labels.get(o["method"], o["method"]), o["dataset"]
@@ -326,7 +339,7 @@ def write_summary_tables(
     summary = summarise(runs, spec)
     names = dataset_display_names(meta_files)
     wide = wide_table(summary, spec, names)
-    notes = table_notes(summary, spec, convergence_rules(runs), names)
+    notes = table_notes(summary, spec, convergence_rules(runs), names, approximations(runs))
     caption = spec.get("description", "")
     if spec.get("regenerates"):
         caption += f" Regenerates: {spec['regenerates']}."

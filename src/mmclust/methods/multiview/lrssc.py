@@ -536,6 +536,8 @@ class MultiViewLRSSC(MultiViewMixin, ClusterMixin, BaseEstimator):
         |C| whose |C| + |C|' is the affinity (anchor solver, or exact solver up
         to 4096 samples; None above, to spare an n x n copy)
     anchors_ : ndarray of landmark indices (anchor solver) or None
+    approximation_ : str or None, what the landmark approximation did (anchor
+        solver), written into fit.json and named under the table
     """
 
     def __init__(
@@ -626,6 +628,13 @@ class MultiViewLRSSC(MultiViewMixin, ClusterMixin, BaseEstimator):
             verbose=self.verbose,
         )
         self.solver_ = solver
+        # said under the table (the scoring copies it from fit.json)
+        self.approximation_ = (
+            None
+            if dictionary is None
+            else f"landmark approximation ({len(dictionary)} of {n} samples as landmarks; "
+            f"the exact solver runs up to exact_max_n = {self.exact_max_n} samples)"
+        )
         self.n_iter_ = st.n_iter
         self.converged_ = st.converged
         self.history_ = st.history
