@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,15 +46,9 @@ class Truth:
 
 def load_truth(folder: str | os.PathLike[str]) -> Truth:
     """The classes, split, view masks and ``meta.json`` of a prepared data set (no views)."""
-    from mmclust.data.dataset import DatasetError
+    from mmclust.data.dataset import prepared_files
 
-    folder = Path(folder)
-    data_path, meta_path = folder / "data.npz", folder / "meta.json"
-    for p in (data_path, meta_path):
-        if not p.exists():
-            raise DatasetError(
-                f"{p} does not exist: prepare the data set first (snakemake {data_path})"
-            )
+    data_path, meta_path = prepared_files(folder)
     meta = read_json(meta_path)
     with np.load(data_path, allow_pickle=False) as z:
         labels = z["labels"].astype(np.int64, copy=False)

@@ -141,13 +141,7 @@ class MultiViewDataset:
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str]) -> MultiViewDataset:
-        folder = Path(folder)
-        data_path, meta_path = folder / "data.npz", folder / "meta.json"
-        for p in (data_path, meta_path):
-            if not p.exists():
-                raise DatasetError(
-                    f"{p} does not exist: prepare the data set first (snakemake {data_path})"
-                )
+        data_path, meta_path = prepared_files(folder)
         meta = read_json(meta_path)
         with np.load(data_path, allow_pickle=False) as z:
             views = {k[6:]: z[k] for k in z.files if k.startswith("view__")}
@@ -182,6 +176,19 @@ class MultiViewDataset:
             split=None if self.split is None else self.split[index],
             meta=dict(self.meta),
         )
+
+
+def prepared_files(folder: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """``data.npz`` and ``meta.json`` of a prepared data set; a DatasetError naming the
+    missing file and the command that makes it."""
+    folder = Path(folder)
+    data_path, meta_path = folder / "data.npz", folder / "meta.json"
+    for p in (data_path, meta_path):
+        if not p.exists():
+            raise DatasetError(
+                f"{p} does not exist: prepare the data set first (snakemake {data_path})"
+            )
+    return data_path, meta_path
 
 
 def _guess_kind(x: np.ndarray) -> ViewKind:
