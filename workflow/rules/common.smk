@@ -97,10 +97,10 @@ def figure_category(w):
 
 
 # -- scoring (evaluate.smk): one job per table cell, one rule per seed list ---------------
+# computed once (it walks every run of the plan); evaluate.smk makes its rules from it
+SCORING_BATCHES = PLAN.scoring_batches()
 SCORED_SEEDS = {
-    "/".join(cell): seeds
-    for seeds, cells in PLAN.scoring_batches().items()
-    for cell in cells
+    "/".join(cell): seeds for seeds, cells in SCORING_BATCHES.items() for cell in cells
 }
 
 

@@ -7,7 +7,7 @@
 # scoring rule per distinct seed list (score_runs_seeds_...), restricted to its cells; all
 # of them log to logs/score_runs/ and run beside Snakemake (local rules, also on SLURM).
 # Their functions are in common.smk.
-for _seeds, _cells in PLAN.scoring_batches().items():
+for _seeds, _cells in SCORING_BATCHES.items():
 
     rule:
         name:
