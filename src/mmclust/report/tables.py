@@ -115,21 +115,23 @@ def _converged_counts(runs: pd.DataFrame) -> pd.DataFrame:
     return counts[[*KEYS, "converged"]]
 
 
+def _first_per_row(runs: pd.DataFrame, column: str) -> dict[tuple[str, str, str], str]:
+    """Per (dataset, input, method): the first non-missing ``column`` value of its runs."""
+    if column not in runs.columns:
+        return {}
+    rows = runs.dropna(subset=[column]).groupby(KEYS, sort=False)
+    return {tuple(k): str(g[column].iloc[0]) for k, g in rows}  # type: ignore[misc]
+
+
 def convergence_rules(runs: pd.DataFrame) -> dict[tuple[str, str, str], str]:
     """The convergence rule each (dataset, input, method) reports (from its runs)."""
-    if "convergence_rule" not in runs.columns:
-        return {}
-    rules = runs.dropna(subset=["convergence_rule"]).groupby(KEYS, sort=False)
-    return {tuple(k): str(g["convergence_rule"].iloc[0]) for k, g in rules}  # type: ignore[misc]
+    return _first_per_row(runs, "convergence_rule")
 
 
 def approximations(runs: pd.DataFrame) -> dict[tuple[str, str, str], str]:
     """Per (dataset, input, method): the approximation its runs report (e.g.
     MultiViewLRSSC's landmarks above ``exact_max_n`` samples), if any."""
-    if "approximation" not in runs.columns:
-        return {}
-    rows = runs.dropna(subset=["approximation"]).groupby(KEYS, sort=False)
-    return {tuple(k): str(g["approximation"].iloc[0]) for k, g in rows}  # type: ignore[misc]
+    return _first_per_row(runs, "approximation")
 
 
 def _row_order(spec: dict[str, Any]) -> dict[tuple[str, str, str], int]:
@@ -231,9 +233,13 @@ def table_notes(
     dataset_names = dataset_names or {}
     expected = _seeds_expected(spec)
     notes = ["Mean ± standard deviation over seeds (the value alone: one seed)."]
+
+    def row_name(d: str, i: str, m: str) -> str:
+        return f"{labels.get(m, m)} on {dataset_names.get(d, d)} / {i}"
+
     short = []
     for (d, i, m), g in summary.groupby(KEYS, sort=False):
-        where = f"{labels.get(m, m)} on {dataset_names.get(d, d)} / {i}"
+        where = row_name(d, i, m)
         missed = _not_converged(g)
         if missed is not None:
             rule = rules.get((d, i, m))
@@ -248,7 +254,7 @@ def table_notes(
     if short:
         notes.append(f"Fewer seeds than the experiment's {expected}: " + "; ".join(short) + ".")
     for (d, i, m), text in (approximated or {}).items():
-        notes.append(f"{labels.get(m, m)} on {dataset_names.get(d, d)} / {i}: {text}.")
+        notes.append(f"{row_name(d, i, m)}: {text}.")
     rows = []
     for o in spec.get("overrides", []):
         method, dataset = labels.get(o["method"], o["method"]), o["dataset"]
