@@ -292,17 +292,45 @@ def profile_loop(
     return timing, (best[e2][0] - best[e1][0]).scaled(1.0 / ((e2 - e1) * u2)), u2
 
 
+def percent(part: float, whole: float) -> float:
+    """``part`` in % of ``whole``; NaN when ``whole`` is not positive (a noisy difference)."""
+    return 100 * part / whole if whole > 0 else float("nan")
+
+
+def noise(seconds: float, split: Split) -> str:
+    """What makes an epoch's figures untrustworthy ('' when nothing does).
+
+    An epoch is a difference of two fits' times, so on a busy machine or with
+    too little work per epoch it can come out non-positive, and a category
+    clearly negative.
+    """
+    problems = []
+    if seconds <= 1e-6:
+        problems.append("the unprofiled E2 fit was not slower than the E1 fit")
+    if split.wall <= 0:
+        problems.append("the profiled E2 fit was not slower than the E1 fit")
+    negative = [c for c, s in split.host.items() if s < -0.05 * abs(split.wall)]
+    if negative:
+        problems.append(f"negative {', '.join(negative)}")
+    return "; ".join(problems)
+
+
 def verdict(row: dict[str, Any]) -> str:
     """GEMM's own rate, the loop's, and where the rest of the epoch goes."""
     split = row["device_split"] if row.get("device_split") else row["split"]
     epoch = sum(split.values())
     rest = sorted(((s, c) for c, s in split.items() if c != "GEMM"), reverse=True)
-    named = [f"{c} {s:.3g} s ({100 * s / epoch:.0f} % of the epoch)" for s, c in rest[:2] if s > 0]
+    named = [
+        f"{c} {s:.3g} s ({percent(s, epoch):.0f} % of the epoch)" for s, c in rest[:2] if s > 0
+    ]
     gemm = row["gemm_percent_of_peak"]
-    return (
+    text = (
         f"GEMM at {gemm:.0f} % of peak while in GEMM; loop at {row['percent_of_peak']:.0f} % "
         f"of peak; the rest: {', then '.join(named) if named else 'nothing measurable'}"
     )
+    if row.get("noise"):
+        text += f" (noisy: {row['noise']})"
+    return text
 
 
 def loop_row(
@@ -310,7 +338,7 @@ def loop_row(
 ) -> dict[str, Any]:
     flops, seconds = timing["flops"], timing["seconds"]
     gemm_seconds = split.device["GEMM"] if split.device else split.host["GEMM"]
-    gflops = flops / seconds / 1e9
+    gflops = flops / seconds / 1e9 if seconds > 1e-6 else float("nan")
     row: dict[str, Any] = {
         "device": device, "loop": loop, "seconds_per_epoch": seconds,
         "profiled_seconds_per_epoch": split.wall, "gflop_per_epoch": flops / 1e9,
@@ -326,6 +354,7 @@ def loop_row(
             for (name, cat), s in sorted(split.ops.items(), key=lambda kv: -kv[1])
             if cat != "GEMM"
         ][:5],
+        "noise": noise(seconds, split),
     }  # fmt: skip
     row["verdict"] = verdict(row)
     return row
@@ -342,11 +371,11 @@ def block(row: dict[str, Any]) -> str:
     epoch = row["profiled_seconds_per_epoch"]
     for c in CATEGORIES:
         s = row["split"][c]
-        cell = f"    {c:22s} {s:8.4f} s {100 * s / epoch:6.1f} %"
+        cell = f"    {c:22s} {s:8.4f} s {percent(s, epoch):6.1f} %"
         if row["device_split"]:
             d = row["device_split"].get(c, row["device_split"]["device idle"])
             label = c if c in row["device_split"] else "device idle"
-            cell += f"  | device {label:22s} {d:8.4f} s {100 * d / epoch:6.1f} %"
+            cell += f"  | device {label:22s} {d:8.4f} s {percent(d, epoch):6.1f} %"
         lines.append(cell)
     if row["top_ops"]:
         tops = ", ".join(
@@ -375,19 +404,21 @@ def table(rows: list[dict[str, Any]], markdown: bool = False) -> str:
             continue
         epoch = r["profiled_seconds_per_epoch"]
         cells = [
-            r["device"], r["loop"], f"{r['seconds_per_epoch']:.3f}",
+            r["device"], r["loop"] + (" *" if r.get("noise") else ""),
+            f"{r['seconds_per_epoch']:.3f}",
             f"{r['gflop_per_epoch']:.2f}", f"{r['gflops']:.1f}", f"{r['percent_of_peak']:.1f}",
             f"{r['gemm_percent_of_peak']:.1f}",
         ]  # fmt: skip
         split = r["device_split"] or r["split"]  # on a CUDA device: kernel time
         for c in cats:
             s = split.get(c)
-            cells.append("" if s is None else f"{100 * s / epoch:.1f}")
+            cells.append("" if s is None else f"{percent(s, epoch):.1f}")
         body.append(cells)
     note = (
         "Categories in % of the profiled epoch: self CPU time of the ops"
         + ("; on CUDA rows, kernel time (device idle: no kernel running)" if has_device else "")
         + "."
+        + (" *: noisy (see the verdict)." if any(r.get("noise") for r in loops) else "")
     )
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

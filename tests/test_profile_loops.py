@@ -123,6 +123,16 @@ def test_the_verdict_names_the_largest_part_outside_gemm(prof) -> None:
     assert "the rest: data movement 0.3 s (30 % of the epoch)" in text
 
 
+def test_a_difference_that_is_not_positive_is_flagged(prof) -> None:
+    fine = prof.Split(0.2, prof.Counter({"GEMM": 0.15, "Python and framework": 0.05}))
+    assert prof.noise(0.2, fine) == ""
+    bad = prof.Split(-0.01, prof.Counter({"GEMM": 0.02, "Python and framework": -0.03}))
+    text = prof.noise(1e-9, bad)
+    assert "unprofiled E2 fit was not slower" in text and "profiled E2 fit" in text
+    assert "negative Python and framework" in text
+    assert math.isnan(prof.percent(0.1, -0.01))
+
+
 def test_two_loops_are_profiled_on_generated_data(prof, tmp_path: Path) -> None:
     out, md = tmp_path / "rows.json", tmp_path / "profile.md"
     argv = ["--n", "200", "--epochs", "2", "--repeats", "2", "--device", "cpu",
@@ -142,5 +152,5 @@ def test_two_loops_are_profiled_on_generated_data(prof, tmp_path: Path) -> None:
         assert r["gflop_per_epoch"] > 0 and r["gemm_percent_of_peak"] > 0
         assert r["verdict"].startswith("GEMM at ")
     text = md.read_text()
-    assert "| cpu | pretrain |" in text and "| cpu | dkm |" in text
+    assert "| cpu | pretrain" in text and "| cpu | dkm" in text  # " *" when noisy
     assert "- cpu dkm: GEMM at " in text
