@@ -58,8 +58,9 @@ What is measured, per loop (``pretrain``, ``dec``, ``idec``, ``jecl``,
         The epoch's wall time minus the self time of all the ops above: the
         interpreter (the training loop, module calls, progress bars), the
         autograd engine's own bookkeeping (its node events, such as
-        ``AddmmBackward0``, are not ops), and the profiler's own cost per op
-        (the profiled epoch is printed beside the unprofiled one).
+        ``AddmmBackward0`` or ``torch::autograd::AccumulateGrad``, are not
+        ops), and the profiler's own cost per op (the profiled epoch is
+        printed beside the unprofiled one).
 
     The categories sum to the profiled epoch by construction.  "GEMM at X %
     of peak while in GEMM" is the epoch's FLOPs over its GEMM seconds,
@@ -141,7 +142,8 @@ _RULES: tuple[tuple[str, str], ...] = (
         r"|ones_like|full|full_like|arange|randperm|resize|_local_scalar_dense|item"
         r"|masked_select|nonzero|take|repeat\w*|tile|flip|roll|constant_pad_nd|pad"
         r"|\w+_pad\d?d\w*|embedding\w*|pin_memory|_pin_memory|cpu|cuda|lift_fresh_copy"
-        r"|narrow_copy|split_with_sizes_copy|im2col|col2im|_reshape_copy",
+        r"|narrow_copy|split_with_sizes_copy|im2col|col2im|_reshape_copy|scalar_tensor"
+        r"|triu_indices|tril_indices|is_nonzero",
     ),
     (
         "elementwise",
@@ -152,7 +154,8 @@ _RULES: tuple[tuple[str, str], ...] = (
         r"|fmin|where|_s_where|masked_fill|fill|zero|lerp|addcmul|addcdiv|ge|gt|le|lt|eq|ne"
         r"|logical_\w+|bitwise_\w+|isnan|isinf|isfinite|nan_to_num|\w*dropout\w*|bernoulli"
         r"|_fused_dropout\w*|rand|randn|rand_like|randn_like|randint\w*|uniform|normal"
-        r"|exponential|_masked_scale|_cast_\w+|heaviside|copysign|remainder|fmod",
+        r"|exponential|random|_masked_scale|_cast_\w+|heaviside|copysign|remainder|fmod"
+        r"|fill_diagonal|__\w+__",
     ),
 )
 _COMPILED = tuple((cat, re.compile(rf"(?:{pattern})")) for cat, pattern in _RULES)
@@ -170,7 +173,12 @@ def op_category(name: str) -> str | None:
     if name.startswith("Optimizer."):
         return "optimiser"
     namespace, sep, op = name.partition("::")
-    if not sep or namespace in ("autograd", "profiler") or " " in namespace:
+    if (
+        not sep
+        or namespace in ("autograd", "profiler")
+        or " " in namespace
+        or name.startswith("torch::autograd::")  # AccumulateGrad, GraphRoot: the engine's
+    ):
         return None
     op = op.split(".")[0]
     if op.endswith("_") and not op.endswith("__"):

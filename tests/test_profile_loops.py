@@ -62,7 +62,10 @@ def prof():
         ("aten::as_strided", "other ops"),
         ("AddmmBackward0", None),
         ("autograd::engine::evaluate_function: AddmmBackward0", None),
+        ("aten::__and__", "elementwise"),
+        ("aten::random_", "elementwise"),
         ("cudaLaunchKernel", None),
+        ("torch::autograd::AccumulateGrad", None),
     ],
 )
 def test_ops_fall_in_their_category(prof, name: str, category: str | None) -> None:
