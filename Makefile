@@ -74,6 +74,7 @@ bench: setup device-data
 	python benchmarks/bench_image_features.py
 	python benchmarks/bench_jecl_vs_dec.py --threads 2
 	python benchmarks/device_check.py --data results/bench/mnist5k.npz --threads 2
+	python benchmarks/profile_loops.py --data results/bench/mnist5k.npz --threads 2 --markdown results/bench/profile_loops.md
 
 # the data a GPU machine's device check reads (PYTHONPATH=src python benchmarks/device_check.py --data ...)
 device-data: setup

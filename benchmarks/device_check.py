@@ -28,6 +28,9 @@ What is measured
     same two views made mixed-modal (each sample keeps one, p = 0.5).
     ``jule``: JULE's CNN training epochs (:mod:`mmclust.methods.jule`, the
     MNIST architecture) — the agglomeration between periods is not counted.
+    ``dkm`` and ``dcn`` (only when ``--loops`` names them): the fine-tuning
+    epochs of DKM (the paper's pretrained variant, α = 1000) and DCN
+    (:mod:`mmclust.methods.deep`) from the pretrained autoencoder.
     ``extract``: EfficientNet-Lite0 feature extraction at 224 px (random
     weights: the speed does not depend on them), images per second.
 
@@ -66,6 +69,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 LOOPS = ("pretrain", "dec", "idec", "jecl", "dm2c", "jule", "extract")
+# measured on request (--loops): the DM2C paper's deep single-input baselines
+EXTRA_LOOPS = ("dkm", "dcn")
+# every training loop, in the order of issue 19's list
+TRAINING_LOOPS = ("pretrain", "dec", "idec", "jecl", "dkm", "dcn", "dm2c", "jule")
 
 
 def load_data(path: str | None, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -190,6 +197,21 @@ class LoopBench:
                 autoencoders=aes, max_epochs=epochs, tol=0.0, n_init=1, device=dev, verbose=False
             )
             return lambda: est.fit([self.X, self.V]), lambda m: 1
+        if loop == "dkm":
+            from mmclust.methods.deep.dkm import DKM
+
+            est = DKM(
+                autoencoder=self.autoencoder(0), alphas=[1000.0], epochs_per_alpha=epochs,
+                n_init=1, device=dev, verbose=False,
+            )  # fmt: skip
+            return lambda: est.fit(self.X), lambda m: 1
+        if loop == "dcn":
+            from mmclust.methods.deep.dcn import DCN
+
+            est = DCN(
+                autoencoder=self.autoencoder(0), epochs=epochs, n_init=1, device=dev, verbose=False
+            )
+            return lambda: est.fit(self.X), lambda m: 1
         if loop == "dm2c":
             from mmclust.methods.dm2c import DM2C
 
@@ -209,18 +231,33 @@ class LoopBench:
             )
         raise ValueError(loop)
 
+    def fits(
+        self, loop: str, epochs: int
+    ) -> tuple[int, int, Callable[[], Any], Callable[[], Any], Callable[[Any], int]]:
+        """E1 = 1 and E2 = 1 + ``epochs``, the fits of ``loop`` at each, and its epoch units."""
+        e1, e2 = 1, 1 + epochs
+        fit1, units = self.fit(loop, e1)
+        fit2, _ = self.fit(loop, e2)
+        return e1, e2, fit1, fit2, units
+
+    def warm_up(self, fit: Callable[[], Any]) -> None:
+        """Run ``fit`` once on the device's first use: allocator, kernels, caches."""
+        if not self._warm:
+            timed(fit, self.device)
+            self._warm = True
+
+    def flops(self, loop: str, e1: int, e2: int) -> float:
+        """Matrix-product and convolution FLOPs of fits of ``e2`` epochs minus ``e1`` epochs."""
+        return counted(self.fit(loop, e2)[0]) - counted(self.fit(loop, e1)[0])
+
     def per_epoch(self, loop: str, epochs: int, repeats: int = 2) -> dict[str, float]:
         """Seconds and FLOPs per epoch from fits of 1 and 1 + ``epochs`` epochs.
 
         Each fit is timed ``repeats`` times, interleaved, and the fastest of
         each is kept: a busy machine only ever makes a fit slower.
         """
-        e1, e2 = 1, 1 + epochs
-        fit1, units = self.fit(loop, e1)
-        fit2, _ = self.fit(loop, e2)
-        if not self._warm:
-            timed(fit1, self.device)  # first use of the device: allocator, kernels, caches
-            self._warm = True
+        e1, e2, fit1, fit2, units = self.fits(loop, epochs)
+        self.warm_up(fit1)
         t1 = t2 = float("inf")
         for _ in range(repeats):
             s1, m1 = timed(fit1, self.device)
@@ -230,7 +267,7 @@ class LoopBench:
         if u1 != u2:
             print(f"  {loop}: {u1} vs {u2} training periods; the difference is approximate")
         seconds = max(t2 - t1, 1e-9) / ((e2 - e1) * u2)
-        flops = (counted(self.fit(loop, e2)[0]) - counted(self.fit(loop, e1)[0])) / ((e2 - e1) * u2)
+        flops = self.flops(loop, e1, e2) / ((e2 - e1) * u2)
         return {"seconds": seconds, "flops": flops, "samples": float(len(self.X))}
 
 
@@ -332,8 +369,9 @@ def main(argv: list[str] | None = None) -> int:
         help="cpu, cuda or cuda:N; repeat for several (default: cpu, and cuda when present)",
     )  # fmt: skip
     parser.add_argument(
-        "--loops", default=",".join(LOOPS), help=f"comma-separated subset of {LOOPS}"
-    )
+        "--loops", default=",".join(LOOPS),
+        help=f"comma-separated subset of {LOOPS}, or also of {EXTRA_LOOPS} (not run by default)",
+    )  # fmt: skip
     parser.add_argument("--repeats", type=int, default=2, help="timings per fit, fastest kept")
     parser.add_argument(
         "--threads", type=int, default=0, help="torch CPU threads (0: torch's default)"
@@ -351,9 +389,9 @@ def main(argv: list[str] | None = None) -> int:
         write_mnist5k(args.write_data)
         return 0
     args.loops = [s for s in args.loops.split(",") if s]
-    unknown = set(args.loops) - set(LOOPS)
+    unknown = set(args.loops) - set(LOOPS) - set(EXTRA_LOOPS)
     if unknown:
-        parser.error(f"unknown loops {sorted(unknown)}; choose from {LOOPS}")
+        parser.error(f"unknown loops {sorted(unknown)}; choose from {LOOPS + EXTRA_LOOPS}")
     if not args.devices:
         args.devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     if args.threads:

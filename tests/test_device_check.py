@@ -53,3 +53,14 @@ def test_every_loop_runs_on_the_cpu(device_check, tmp_path: Path) -> None:
         assert "error" not in rows[loop], rows[loop]
         # every loop does matrix work each epoch, and it is counted
         assert rows[loop]["gflop_per_epoch"] > 0, loop
+
+
+def test_dkm_and_dcn_fits_run_the_epochs_asked(device_check) -> None:
+    """The set-ups the loop profile adds: E epochs of fine-tuning from one pretrained network."""
+    X, y = device_check.load_data(None, 120)
+    bench = device_check.LoopBench(X, y, "cpu")
+    for loop in ("dkm", "dcn"):
+        assert loop in device_check.TRAINING_LOOPS and loop not in device_check.LOOPS
+        e1, e2, fit1, fit2, _ = bench.fits(loop, 1)
+        assert (e1, e2) == (1, 2)
+        assert len(fit1().history_) == 1 and len(fit2().history_) == 2
