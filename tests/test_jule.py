@@ -268,6 +268,7 @@ def test_params_and_clone():
 def _two_steps(est: JULE, w0: float = 1.0) -> float:
     w = torch.tensor([w0], requires_grad=True)
     opt = est._optimizer([w])
+    assert opt.defaults["fused"] is True  # torch's fused SGD kernel, dampening included
     for _ in range(2):
         opt.zero_grad()
         (0.5 * w * w).sum().backward()  # gradient w

@@ -147,16 +147,17 @@ def train_minibatches(
     desc: str,
     min_batch: int = 2,
 ) -> list[float]:
-    """Adam over shuffled mini-batches of paired rows; returns the mean loss per epoch.
+    """Adam (:func:`~mmclust.nn.utils.make_optimizer`: fused where torch has it) over
+    shuffled mini-batches of paired rows; returns the mean loss per epoch.
 
     ``loss_fn(x1_batch, x2_batch)`` returns a scalar.  A trailing batch smaller
     than ``min_batch`` is dropped (the ranking and CCA losses need pairs).
     """
     from tqdm.auto import tqdm
 
-    from mmclust.nn.utils import minibatches
+    from mmclust.nn.utils import make_optimizer, minibatches
 
-    opt = torch.optim.Adam(list(params), lr=lr)
+    opt = make_optimizer("adam", params, lr)
     n = x1.shape[0]
     history: list[float] = []
     bar = tqdm(range(max_epochs), desc=desc, disable=not verbose, mininterval=1.0)
