@@ -885,7 +885,9 @@ def load_network(model: str | Any, device: str | torch.device = "cpu") -> JuleCN
     """
     state = model
     if not isinstance(model, dict):
-        state = torch.load(model, map_location="cpu", weights_only=True)
+        from mmclust.fitting import read_model
+
+        state = read_model(model)
     if "network" in state:
         if state["network"] is None:
             raise ValueError(
