@@ -73,6 +73,7 @@ bench: setup device-data
 	python benchmarks/bench_dec_vs_clustpy.py --threads 2 --repeats 2 --epochs 14 --method diff
 	python benchmarks/bench_image_features.py
 	python benchmarks/bench_jecl_vs_dec.py --threads 2
+	python benchmarks/bench_optimizer_step.py --threads 2
 	python benchmarks/device_check.py --data results/bench/mnist5k.npz --threads 2
 	python benchmarks/profile_loops.py --data results/bench/mnist5k.npz --threads 2 --markdown results/bench/profile_loops.md
 

@@ -12,7 +12,7 @@ import pytest
 from mmclust.data import MultiViewDataset
 from mmclust.features import FeatureSet
 from mmclust.features.build import build_feature_set
-from mmclust.fitting import RunError, fit_run, train_rows, write_run
+from mmclust.fitting import RunError, fit_run, read_model, save_model, train_rows, write_run
 
 
 def blobs(n: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -85,6 +85,23 @@ def test_write_run_records_what_the_run_used(tmp_path: Path) -> None:
     assert params["versions"]["numpy"] == np.__version__
     # labels come last: a finished run is one whose labels exist
     assert (run / "labels.npy").stat().st_mtime_ns >= (run / "model.pt").stat().st_mtime_ns
+
+
+def test_model_file_without_a_network_is_json_and_old_files_stay_readable(
+    tmp_path: Path,
+) -> None:
+    X, _ = blobs()
+    res = fit_run(FeatureSet(X=X, mask=np.ones(60, bool)), {"estimator": "kmeans"}, META, 3)
+    save_model(tmp_path / "model.pt", "kmeans", res.model)
+    state = json.loads((tmp_path / "model.pt").read_text())
+    assert state["format"] == 1 and state["estimator"] == "kmeans" and state["network"] is None
+    assert state["params"]["random_state"] == 3 and state["params"]["n_clusters"] == 3
+    assert read_model(tmp_path / "model.pt") == state
+    # a run's model.pt as torch.save wrote it before: read the same way
+    import torch
+
+    torch.save(state, tmp_path / "old.pt")
+    assert read_model(tmp_path / "old.pt") == state
 
 
 def _dataset(tmp_path: Path) -> Path:

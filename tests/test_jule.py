@@ -268,6 +268,7 @@ def test_params_and_clone():
 def _two_steps(est: JULE, w0: float = 1.0) -> float:
     w = torch.tensor([w0], requires_grad=True)
     opt = est._optimizer([w])
+    assert opt.defaults["fused"] is True  # torch's fused SGD kernel, dampening included
     for _ in range(2):
         opt.zero_grad()
         (0.5 * w * w).sum().backward()  # gradient w
@@ -430,7 +431,10 @@ def test_bad_layer_names_fail_clearly(fitted_pair, digits):
 
 
 def test_a_model_file_without_network_is_refused(tmp_path):
-    path = tmp_path / "model.pt"
-    torch.save({"format": 1, "estimator": "kmeans", "params": {}, "network": None}, path)
-    with pytest.raises(ValueError, match="'kmeans' saves its parameters only"):
-        extract_layer(path, np.zeros((2, 8, 8), np.float32))
+    state = {"format": 1, "estimator": "kmeans", "params": {}, "network": None}
+    old, new = tmp_path / "old.pt", tmp_path / "model.pt"
+    torch.save(state, old)  # as every run's model.pt was written before the JSON form
+    new.write_text(json.dumps(state))  # as a run without a network writes it now
+    for path in (old, new):
+        with pytest.raises(ValueError, match="'kmeans' saves its parameters only"):
+            extract_layer(path, np.zeros((2, 8, 8), np.float32))

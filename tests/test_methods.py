@@ -77,6 +77,30 @@ def test_deep_methods_are_deterministic(fitted_pair):
     assert a.n_iter_ == b.n_iter_
 
 
+def test_dec_idec_and_jecl_step_with_fused_optimisers(blobs, autoencoder, monkeypatch):
+    """Their loops build Adam/SGD with mmclust.nn.utils.make_optimizer: fused on the CPU."""
+    import mmclust.methods.deep.dec as dec_module
+    import mmclust.methods.jecl as jecl_module
+    from mmclust.nn.utils import make_optimizer
+
+    built: list[torch.optim.Optimizer] = []
+
+    def spy(*args, **kwargs):
+        built.append(make_optimizer(*args, **kwargs))
+        return built[-1]
+
+    for module in (dec_module, jecl_module):
+        monkeypatch.setattr(module, "make_optimizer", spy)
+    X = blobs[0]
+    quick = {**FIT_PARAMS, "max_epochs": 1, "n_init": 1}
+    DEC(**quick, autoencoder=autoencoder).fit(X)  # SGD with momentum by default
+    IDEC(**quick, autoencoder=autoencoder).fit(X)  # Adam by default
+    pretrain = {"hidden_dims": [8, 3], "epochs": 1, "batch_size": 32}
+    JECL(**quick, pretrain_params=pretrain).fit([X[:, :5], X[:, 5:]])
+    assert [type(o).__name__ for o in built] == ["SGD", "Adam", "SGD"]
+    assert all(opt.defaults["fused"] for opt in built)
+
+
 def test_predict_on_training_data_matches_labels(fitted_pair, blobs):
     _, model, _ = fitted_pair
     X = blobs[0]

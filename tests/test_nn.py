@@ -10,9 +10,11 @@ import torch
 from sklearn.base import clone
 from torch import nn
 
+import mmclust.nn.autoencoder as autoencoder_module
 from mmclust.nn import DenoisingAutoencoder, StackedAutoencoder, soft_assign, target_distribution
 from mmclust.nn.autoencoder import corrupt
 from mmclust.nn.clustering import kl_divergence
+from mmclust.nn.utils import fused_supported, make_optimizer
 
 torch.set_num_threads(1)
 
@@ -304,3 +306,103 @@ def test_autoencoder_params_and_clone():
 def test_autoencoder_rejects_unknown_optimizer(data):
     with pytest.raises(ValueError, match="optimizer"):
         DenoisingAutoencoder(**AE_PARAMS, optimizer="rmsprop").fit(data)
+
+
+# -- the optimiser factory: fused kernels with the per-tensor loop's update ----------------
+
+
+def _param() -> list[nn.Parameter]:
+    return [nn.Parameter(torch.tensor([1.0, -2.0]))]
+
+
+def test_make_optimizer_is_fused_on_the_cpu():
+    for name in ("adam", "sgd"):
+        opt = make_optimizer(name, _param(), 0.1)
+        assert opt.defaults["fused"] is True, name
+    assert fused_supported([nn.Parameter(torch.zeros(2))])
+    assert not fused_supported([])
+    ints = [torch.zeros(2, dtype=torch.int64)]
+    assert not fused_supported(ints)
+    with pytest.raises(ValueError, match="no fused optimiser kernels"):
+        make_optimizer("sgd", ints, 0.1, fused=True)
+    assert not make_optimizer("adam", _param(), 0.1, fused=False).defaults["fused"]
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
+        make_optimizer("rmsprop", _param(), 0.1)
+
+
+def test_fused_sgd_with_dampening_and_weight_decay_by_hand():
+    """lr 0.1, momentum 0.9, dampening 0.9 (Torch7's, JULE's default), weight decay 0.5.
+
+    Step 1, g = (0.5, 1): d = g + 0.5 p = (1, 0); the first buffer is d itself;
+    p = (1, -2) - 0.1 (1, 0) = (0.9, -2).
+    Step 2, g = (1, -1): d = (1 + 0.45, -1 - 1) = (1.45, -2);
+    buffer = 0.9 (1, 0) + 0.1 (1.45, -2) = (1.045, -0.2);
+    p = (0.9 - 0.1045, -2 + 0.02) = (0.7955, -1.98).
+    """
+    p = _param()
+    opt = make_optimizer("sgd", p, 0.1, momentum=0.9, weight_decay=0.5, dampening=0.9)
+    assert opt.defaults["fused"] is True and opt.defaults["dampening"] == 0.9
+    p[0].grad = torch.tensor([0.5, 1.0])
+    opt.step()
+    torch.testing.assert_close(p[0].detach(), torch.tensor([0.9, -2.0]))
+    p[0].grad = torch.tensor([1.0, -1.0])
+    opt.step()
+    torch.testing.assert_close(p[0].detach(), torch.tensor([0.7955, -1.98]))
+
+
+def test_fused_adam_first_step_by_hand():
+    """Adam's first step is lr · m̂ / (√v̂ + ε) with m̂ = g, v̂ = g²: lr · sign(g) up to ε;
+    weight decay 0.5 adds 0.5 p to g first: g = (0.5, -4) + (0.5, -1) = (1, -5)."""
+    p = _param()
+    opt = make_optimizer("adam", p, 0.1, weight_decay=0.5)
+    assert opt.defaults["fused"] is True
+    p[0].grad = torch.tensor([0.5, -4.0])
+    opt.step()
+    torch.testing.assert_close(p[0].detach(), torch.tensor([0.9, -1.9]))
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("sgd", {"momentum": 0.9, "dampening": 0.9, "weight_decay": 5e-4}),
+        ("sgd", {"momentum": 0.9}),
+        ("adam", {"betas": (0.5, 0.9), "weight_decay": 0.01}),
+        ("adam", {}),
+    ],
+)
+def test_fused_steps_equal_the_per_tensor_loop(name, kwargs):
+    """Five steps on two tensors (a matrix and a vector) with random gradients."""
+    cls = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}[name]
+    gen = torch.Generator().manual_seed(0)
+    start = [torch.randn(7, 3, generator=gen), torch.randn(5, generator=gen)]
+    grads = [[torch.randn(t.shape, generator=gen) for t in start] for _ in range(5)]
+    fused = [nn.Parameter(t.clone()) for t in start]
+    ref = [nn.Parameter(t.clone()) for t in start]
+    momentum = kwargs.pop("momentum", 0.9)
+    opt = make_optimizer(name, fused, 0.1, momentum=momentum, **kwargs)
+    extra = {"momentum": momentum} if name == "sgd" else {}
+    ref_opt = cls(ref, lr=0.1, foreach=False, **extra, **kwargs)
+    assert opt.defaults["fused"] is True and not ref_opt.defaults["fused"]
+    for step in grads:
+        for ps in (fused, ref):
+            for p, g in zip(ps, step, strict=True):
+                p.grad = g.clone()
+        opt.step()
+        ref_opt.step()
+    for a, b in zip(fused, ref, strict=True):
+        torch.testing.assert_close(a.detach(), b.detach(), rtol=1e-6, atol=1e-7)
+
+
+def test_autoencoder_training_steps_with_fused_optimisers(data, monkeypatch):
+    built: list[torch.optim.Optimizer] = []
+    real = autoencoder_module.make_optimizer
+
+    def spy(*args, **kwargs):
+        built.append(real(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(autoencoder_module, "make_optimizer", spy)
+    DenoisingAutoencoder(**{**AE_PARAMS, "layerwise_epochs": 1, "epochs": 1}).fit(data)
+    DenoisingAutoencoder(**{**AE_PARAMS, "optimizer": "sgd", "epochs": 1}).fit(data)
+    assert len(built) == 4  # two layers, end to end; end to end with SGD
+    assert all(opt.defaults["fused"] for opt in built)

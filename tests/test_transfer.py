@@ -14,6 +14,7 @@ from mmclust.cli import main
 from mmclust.data import MultiViewDataset
 from mmclust.data.builders.digits import digits as load_digits_dataset
 from mmclust.features import FeatureSet
+from mmclust.fitting import read_model
 from tests.helpers import TINY, planned_jobs, snakemake
 
 torch.set_num_threads(1)
@@ -83,8 +84,12 @@ def test_cluster_writes_a_small_model_file(source_run, tmp_path):
         "--params", json.dumps({"estimator": "kmeans", "n_init": 1}), "--seed", "0",
         "--out", str(tmp_path / "km"),
     )  # fmt: skip
-    km = torch.load(tmp_path / "km/model.pt", weights_only=True)
+    # written as JSON (no torch needed), read by read_model like torch.save's files
+    km_file = tmp_path / "km/model.pt"
+    km = json.loads(km_file.read_text())
     assert km["estimator"] == "kmeans" and km["network"] is None and km["params"]["n_init"] == 1
+    assert read_model(km_file) == km
+    assert read_model(source_run["run"] / "model.pt")["network"]["class"] == "JuleCNN"
 
 
 def test_from_model_on_its_own_data_set_gives_the_runs_embedding(source_run, tmp_path):

@@ -171,12 +171,18 @@ def cmd_cluster(a: argparse.Namespace) -> None:
     from mmclust.features import FeatureSet
     from mmclust.fitting import RunError, fit_run, loaded_pixels_meta, train_rows, write_run
     from mmclust.io import read_json
-    from mmclust.nn import DenoisingAutoencoder
+    from mmclust.methods.registry import TORCH_FREE
 
-    _set_threads(a.threads)
+    # torch (and its thread setting) only for the methods that compute with it
+    if a.autoencoder or a.params.get("estimator") not in TORCH_FREE:
+        _set_threads(a.threads)
     fs = FeatureSet.load(a.features)
     check_feature_set(fs, a.features)
-    aes = [DenoisingAutoencoder.load(p, device=a.device) for p in a.autoencoder or []]
+    aes = []
+    if a.autoencoder:
+        from mmclust.nn import DenoisingAutoencoder
+
+        aes = [DenoisingAutoencoder.load(p, device=a.device) for p in a.autoencoder]
     try:
         result = fit_run(
             fs, a.params, loaded_pixels_meta(read_json(a.meta), a.provenance.get("input_spec")),

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from mmclust.io import atomic_path, save_npy, write_json
+from mmclust.io import atomic_path, read_json, save_npy, write_json
 
 #: packages whose versions every params.json records
 VERSIONED = ("mmclust", "numpy", "scipy", "scikit-learn", "torch", "torchvision", "gensim")
@@ -277,18 +277,25 @@ def versions() -> dict[str, str | None]:
     return out
 
 
+#: the first bytes of a zip archive: torch.save's container
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
 def save_model(path: Path, name: str, model: Any) -> None:
-    """Write a run's ``model.pt`` (atomically), a dictionary read with ``weights_only=True``.
+    """Write a run's ``model.pt`` (atomically): the dictionary :func:`read_model` returns.
 
-    ``estimator`` (the registry name), ``params`` (``get_params()``, objects
-    such as a pretrained autoencoder given by their type name) and
-    ``network``: what rebuilds and runs the trained network (constructor
-    settings, input shape, ``state_dict`` on the CPU) for estimators that
-    provide it through a ``network_state()`` method (JULE:
+    ``format`` (1), ``estimator`` (the registry name), ``params``
+    (``get_params()``, objects such as a pretrained autoencoder given by their
+    type name) and ``network``: what rebuilds and runs the trained network
+    (constructor settings, input shape, ``state_dict`` on the CPU) for
+    estimators that provide it through a ``network_state()`` method (JULE:
     :func:`mmclust.methods.jule.load_network` reads it), else None.
-    """
-    import torch
 
+    With a network the file is ``torch.save``'s (read with
+    ``weights_only=True``); without one, every other estimator, it is the same
+    dictionary as JSON, so that a run of a method that does not compute with
+    torch never imports it.
+    """
     network = model.network_state() if hasattr(model, "network_state") else None
     state = {
         "format": 1,
@@ -296,8 +303,29 @@ def save_model(path: Path, name: str, model: Any) -> None:
         "params": plain(model.get_params(deep=False) if hasattr(model, "get_params") else {}),
         "network": network,
     }
+    if network is None:
+        write_json(path, state)
+        return
+    import torch
+
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
+
+
+def read_model(path: str | Path) -> dict[str, Any]:
+    """A run's ``model.pt`` as :func:`save_model` writes it, JSON or ``torch.save``'s.
+
+    Files written by ``torch.save`` (those with a network, and every run's
+    before the JSON form) are read with ``weights_only=True`` (only then is
+    torch imported).
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(len(_ZIP_MAGIC))
+    if head != _ZIP_MAGIC:
+        return read_json(path)
+    import torch
+
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def write_run(

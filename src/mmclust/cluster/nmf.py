@@ -12,16 +12,20 @@ DMF-MVC (the same update summed over views, with a graph term) and DAIMC
 :func:`neg` and :func:`multiplicative_update`; :func:`semi_nmf` is the
 layer-wise factorisation NMF-D and DMF-MVC pretrain with.
 
-The element-wise pieces take NumPy arrays or torch tensors alike.
+The element-wise pieces take NumPy arrays or torch tensors alike; torch is
+imported only by the pieces that need it, so that DAIMC (NumPy) runs without it.
 """
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+import sys
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import numpy as np
-import torch
 from sklearn.cluster import KMeans
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "multiplicative_update",
@@ -32,7 +36,7 @@ __all__ = [
     "sq_residual",
 ]
 
-ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+ArrayT = TypeVar("ArrayT", np.ndarray, "torch.Tensor")
 
 #: floor of the update's denominators (the factors' scale is ~1)
 EPS = 1e-10
@@ -50,8 +54,9 @@ def neg(M: ArrayT) -> ArrayT:
 
 def multiplicative_update(H: ArrayT, num: ArrayT, den: ArrayT, eps: float = EPS) -> ArrayT:
     """H * sqrt(num / max(den, eps)): the step of every semi-NMF update."""
-    if torch.is_tensor(H):
-        return H * torch.sqrt(num / den.clamp_min(eps))
+    th = sys.modules.get("torch")  # a tensor exists only once torch is imported
+    if th is not None and th.is_tensor(H):
+        return H * th.sqrt(num / den.clamp_min(eps))
     return H * np.sqrt(num / np.maximum(den, eps))
 
 
@@ -62,11 +67,15 @@ def semi_nmf_update(H: ArrayT, ZtX: ArrayT, ZtZ: ArrayT, eps: float = EPS) -> Ar
 
 def sq_residual(xx: float, ZtX: torch.Tensor, ZtZ: torch.Tensor, H: torch.Tensor) -> float:
     """||X - Z H||_F^2 = ||X||^2 - 2 <Zᵀ X, H> + <Zᵀ Z, H Hᵀ> (no p x n product)."""
+    import torch
+
     return float(xx - 2.0 * torch.sum(ZtX * H) + torch.sum(ZtZ * (H @ H.T)))
 
 
 def _lstsq_right(X: torch.Tensor, H: torch.Tensor) -> torch.Tensor:
     """argmin_Z ||X - Z H||_F = X Hᵀ (H Hᵀ)⁺ (pseudo-inverse of the small Gram)."""
+    import torch
+
     return (X @ H.T) @ torch.linalg.pinv(H @ H.T, hermitian=True)
 
 
@@ -78,6 +87,8 @@ def _svd_init(X: torch.Tensor, r: int) -> tuple[torch.Tensor, torch.Tensor]:
     positive one; with m_j = min(0, min_i B_ij):
     Z = [A, -A 1], H = [B - 1 mᵀ ; -mᵀ] >= 0 and Z H = A B.
     """
+    import torch
+
     p, n = X.shape
     q = r - 1
     if p <= n:
@@ -121,6 +132,8 @@ def semi_nmf(
     less than ``tol`` relative (``None``: never).  Returns (Z, H, objective
     history).
     """
+    import torch
+
     if r < 2:
         raise ValueError(f"a semi-NMF layer needs at least 2 components, got {r}")
     if init == "svd":

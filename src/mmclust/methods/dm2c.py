@@ -246,7 +246,7 @@ from mmclust.methods.base import MultiViewMixin, check_views
 from mmclust.nn.utils import (
     as_tensor,
     batched,
-    make_fused_optimizer,
+    make_optimizer,
     resolve_device,
     seed_everything,
 )
@@ -927,7 +927,7 @@ class DM2C(MultiViewMixin, ClusterMixin, BaseEstimator):
         name: str,
     ) -> list[float]:
         if self.pretrain_optimizer == "adam":
-            opt = make_fused_optimizer(
+            opt = make_optimizer(
                 "adam",
                 ae.parameters(),
                 lr,

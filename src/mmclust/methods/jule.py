@@ -166,7 +166,14 @@ from mmclust.cluster.graph import nn_components as initial_clusters
 from mmclust.methods.base import check_input
 from mmclust.methods.classical.gdl import GDLAgglomeration, agglomerate, build_graph
 from mmclust.methods.registry import NETWORK_LAYERS
-from mmclust.nn.utils import as_tensor, batched, minibatches, resolve_device, seed_everything
+from mmclust.nn.utils import (
+    as_tensor,
+    batched,
+    make_optimizer,
+    minibatches,
+    resolve_device,
+    seed_everything,
+)
 
 log = logging.getLogger(__name__)
 
@@ -607,18 +614,22 @@ class JULE(ClusterMixin, BaseEstimator):
         """The dampening used: ``momentum`` when None (Torch7's optim.sgd)."""
         return float(self.momentum if self.dampening is None else self.dampening)
 
-    def _optimizer(self, params: Any) -> torch.optim.SGD:
+    def _optimizer(self, params: Any) -> torch.optim.Optimizer:
         """SGD with the estimator's momentum, dampening and weight decay.
 
         PyTorch's ``dampening`` has the meaning of Torch7's (buffer ← μ·buffer
-        + (1 - d)·g, the first buffer being g).
+        + (1 - d)·g, the first buffer being g).  Built by
+        :func:`~mmclust.nn.utils.make_optimizer`: torch's fused SGD kernel
+        where the device has one, which applies the dampening and weight
+        decay exactly as the per-tensor loop does.
         """
-        return torch.optim.SGD(
+        return make_optimizer(
+            "sgd",
             params,
-            lr=self.lr,
+            self.lr,
             momentum=self.momentum,
-            dampening=self._dampening(),
             weight_decay=self.weight_decay,
+            dampening=self._dampening(),
         )
 
     def _engine(self, feats: np.ndarray, labels: np.ndarray | None) -> GDLAgglomeration:
@@ -874,7 +885,9 @@ def load_network(model: str | Any, device: str | torch.device = "cpu") -> JuleCN
     """
     state = model
     if not isinstance(model, dict):
-        state = torch.load(model, map_location="cpu", weights_only=True)
+        from mmclust.fitting import read_model
+
+        state = read_model(model)
     if "network" in state:
         if state["network"] is None:
             raise ValueError(

@@ -57,6 +57,13 @@ PRETRAINED = frozenset({"dec", "idec", "jecl", "dkm", "dcn"})
 MULTIVIEW = frozenset(
     {"jecl", "dm2c", "vse", "dcca", "ccal", "bmvc", "mlrssc", "dmf-mvc", "pic", "daimc"}
 )
+# estimators whose fit never imports torch (NumPy, SciPy and scikit-learn only): their
+# cluster jobs skip torch's start-up and its thread setting (tests/test_lazy_imports.py
+# fits each of them in a fresh interpreter to check)
+TORCH_FREE = frozenset(
+    {"kmeans", "sc-njw", "sc-st", "sc-ls", "n-cuts", "ac-link", "ac-zell", "ac-pic",
+     "bmvc", "pic", "daimc"}
+)  # fmt: skip
 # estimators whose model.pt holds a network that represents other images (an input's
 # from_model), and the layers features can be taken from (top: the output; top-1, top-2:
 # the last and second-to-last conv blocks)

@@ -30,26 +30,35 @@ Each ``fit(X)`` takes one float matrix (n, d), never reads labels, and sets
 ``labels_`` (n,) and ``embedding_`` (the representation that was clustered).
 Each class docstring states the method's citation, the parameter defaults
 (the baselines' own papers / code where known) and the cost.
+
+The classes (and :data:`CLASSICAL`) are imported on first use, so that a run
+of a method that does not compute with torch (k-means, the spectral and
+agglomerative baselines) does not load it through NMF-LP / NMF-D's module.
 """
 
 from __future__ import annotations
 
-from mmclust.methods.classical.agglomerative import ACPIC, ACLink, ACZell
-from mmclust.methods.classical.nmf import NMFD, NMFLP
-from mmclust.methods.classical.spectral import SCLS, SCNJW, SCST, NCuts
+import importlib
+from typing import TYPE_CHECKING, Any
 
-#: config name -> estimator class
-CLASSICAL = {
-    "sc-njw": SCNJW,
-    "sc-st": SCST,
-    "sc-ls": SCLS,
-    "n-cuts": NCuts,
-    "ac-link": ACLink,
-    "ac-zell": ACZell,
-    "ac-pic": ACPIC,
-    "nmf-lp": NMFLP,
-    "nmf-d": NMFD,
+if TYPE_CHECKING:
+    from mmclust.methods.classical.agglomerative import ACPIC, ACLink, ACZell
+    from mmclust.methods.classical.nmf import NMFD, NMFLP
+    from mmclust.methods.classical.spectral import SCLS, SCNJW, SCST, NCuts
+
+#: config name -> (module, class) of every entry of :data:`CLASSICAL`
+_CLASSES = {
+    "sc-njw": ("spectral", "SCNJW"),
+    "sc-st": ("spectral", "SCST"),
+    "sc-ls": ("spectral", "SCLS"),
+    "n-cuts": ("spectral", "NCuts"),
+    "ac-link": ("agglomerative", "ACLink"),
+    "ac-zell": ("agglomerative", "ACZell"),
+    "ac-pic": ("agglomerative", "ACPIC"),
+    "nmf-lp": ("nmf", "NMFLP"),
+    "nmf-d": ("nmf", "NMFD"),
 }
+_MODULE_OF = {cls: module for module, cls in _CLASSES.values()}
 
 __all__ = [
     "ACPIC",
@@ -63,3 +72,13 @@ __all__ = [
     "ACZell",
     "NCuts",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULE_OF:
+        module = importlib.import_module(f"{__name__}.{_MODULE_OF[name]}")
+        return getattr(module, name)
+    if name == "CLASSICAL":
+        # config name -> estimator class
+        return {key: __getattr__(cls) for key, (_, cls) in _CLASSES.items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,5 +10,6 @@
   ``predict``); each method keeps its own loss and loop;
 * ``imsat``: IMSAT (trained from scratch; a DM2C-table baseline);
 * ``vse``, ``dcca``, ``ccal``: deep two-view embeddings then k-means (rows of
-  the JECL table).
+  the JECL table); ``branches``: their fully connected branches and
+  mini-batch loop.
 """

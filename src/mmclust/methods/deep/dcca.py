@@ -80,12 +80,9 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from tqdm.auto import tqdm
 
 from mmclust.methods.base import MultiViewMixin, check_views
+from mmclust.methods.deep.branches import encode_present, train_minibatches
 from mmclust.methods.deep.vse import _TwoBranch, start_two_branch_fit
-from mmclust.methods.multiview.common import (
-    encode_present,
-    kmeans_labels,
-    train_minibatches,
-)
+from mmclust.methods.multiview.common import kmeans_labels
 from mmclust.nn.autoencoder import pretrain_layer
 from mmclust.nn.utils import as_tensor, batched
 

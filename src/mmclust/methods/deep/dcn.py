@@ -29,7 +29,7 @@ import torch
 
 from mmclust.methods.deep.finetune import FineTuning, squared_distances, sum_squared_error
 from mmclust.nn.autoencoder import DenoisingAutoencoder
-from mmclust.nn.utils import make_fused_optimizer, minibatches
+from mmclust.nn.utils import make_optimizer, minibatches
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +120,7 @@ class DCN(FineTuning):
         centers = start.centers()
         labels = torch.as_tensor(start.kmeans.labels_, dtype=torch.long, device=device)
         counts = torch.full((self.n_clusters,), float(self.initial_count), device=device)
-        opt = make_fused_optimizer(
-            self.optimizer, module.parameters(), self.lr, momentum=self.momentum
-        )
+        opt = make_optimizer(self.optimizer, module.parameters(), self.lr, momentum=self.momentum)
         n_batches = math.ceil(n / self.batch_size)
         self.history_: list[dict[str, float]] = []
         it = 0

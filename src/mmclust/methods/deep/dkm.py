@@ -33,7 +33,7 @@ import torch
 
 from mmclust.methods.deep.finetune import FineTuning, squared_distances, sum_squared_error
 from mmclust.nn.autoencoder import DenoisingAutoencoder
-from mmclust.nn.utils import make_fused_optimizer, minibatches
+from mmclust.nn.utils import make_optimizer, minibatches
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class DKM(FineTuning):
         start = self._start(X)
         module, Xt, n, device = start.module, start.X, start.n, start.device
         centers = start.center_parameter()
-        opt = make_fused_optimizer(
+        opt = make_optimizer(
             self.optimizer, [*module.parameters(), centers], self.lr, momentum=self.momentum
         )
         alphas = self._alphas()

@@ -42,7 +42,7 @@ from mmclust.methods.base import check_input
 from mmclust.nn.utils import (
     as_tensor,
     batched,
-    make_fused_optimizer,
+    make_optimizer,
     minibatches,
     resolve_device,
     seed_everything,
@@ -214,7 +214,7 @@ class IMSAT(ClusterMixin, BaseEstimator):
         Xt = as_tensor(X, device)
         Et = torch.as_tensor(eps_all, device=device)
         n = Xt.shape[0]
-        opt = make_fused_optimizer("adam", net.parameters(), self.lr, betas=(0.9, 0.999))
+        opt = make_optimizer("adam", net.parameters(), self.lr, betas=(0.9, 0.999))
         n_batches = math.ceil(n / self.batch_size)
         self.history_: list[dict[str, float]] = []
         it = 0

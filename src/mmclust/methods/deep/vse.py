@@ -49,13 +49,13 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from torch import nn
 
 from mmclust.methods.base import MultiViewMixin, check_views
-from mmclust.methods.multiview.common import (
+from mmclust.methods.deep.branches import (
     complete_pairs,
     encode_present,
-    kmeans_labels,
     make_mlp,
     train_minibatches,
 )
+from mmclust.methods.multiview.common import kmeans_labels
 from mmclust.nn.utils import as_tensor, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
