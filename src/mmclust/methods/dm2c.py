@@ -243,6 +243,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from mmclust.methods.base import MultiViewMixin, check_views
+from mmclust.nn.precision import Precision
 from mmclust.nn.utils import (
     as_tensor,
     batched,
@@ -451,7 +452,9 @@ def cycle_loss(z: torch.Tensor, z_cycled: torch.Tensor) -> torch.Tensor:
     return (z - z_cycled).abs().mean()
 
 
-def critic_loss(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+def critic_loss(
+    critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor
+) -> torch.Tensor:
     """What a WGAN critic minimises: E[D(fake)] - E[D(real)].
 
     Minimising it maximises L_adv = E[D(real)] - E[D(fake)] (Eq. 3), the
@@ -461,7 +464,10 @@ def critic_loss(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> to
 
 
 def adversarial_loss(
-    critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, real_term: bool = True
+    critic: Callable[[torch.Tensor], torch.Tensor],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    real_term: bool = True,
 ) -> torch.Tensor:
     """L_adv = E[D(real)] - E[D(fake)] (Eq. 3), which the generators (and encoders) minimise.
 
@@ -488,16 +494,19 @@ def critic_step(
     fakes: Sequence[torch.Tensor],
     clip: float,
     weight: float = 1.0,
+    precision: Precision | None = None,
 ) -> torch.Tensor:
     """One optimiser step of the critics on ``weight`` x the sum of their losses, then clipping.
 
+    The critics' forward and backward passes use ``precision`` (fp32 when None).
     Returns the (detached, unweighted) critic loss of each critic, stacked.
     """
+    prec = precision or Precision()
     losses = torch.stack(
-        [critic_loss(d, r, f) for d, r, f in zip(critics, reals, fakes, strict=True)]
+        [critic_loss(prec.wrap(d), r, f) for d, r, f in zip(critics, reals, fakes, strict=True)]
     )
     optimizer.zero_grad(set_to_none=True)
-    (weight * losses.sum()).backward()
+    prec.backward(weight * losses.sum())
     optimizer.step()
     clip_weights_(critics, clip)
     return losses.detach()
@@ -664,6 +673,11 @@ class DM2C(MultiViewMixin, ClusterMixin, BaseEstimator):
     kmeans_tol : float, default 5e-5
     random_state : int, default 0
     device : str, default "auto"
+    precision : {"fp32", "tf32", "bf16"}, default "fp32"
+        Numeric precision of the networks' forward and backward passes
+        (:mod:`mmclust.nn.precision`; codes come back as float32 before the
+        reconstruction, cycle and Wasserstein terms); set by the workflow's
+        top-level ``precision`` key.
     verbose : bool, default True
         Progress bars.
 
@@ -736,6 +750,7 @@ class DM2C(MultiViewMixin, ClusterMixin, BaseEstimator):
         kmeans_tol: float = 5e-5,
         random_state: int = 0,
         device: str = "auto",
+        precision: str = "fp32",
         verbose: bool = True,
     ) -> None:
         self.n_clusters = n_clusters
@@ -778,6 +793,7 @@ class DM2C(MultiViewMixin, ClusterMixin, BaseEstimator):
         self.kmeans_tol = kmeans_tol
         self.random_state = random_state
         self.device = device
+        self.precision = precision
         self.verbose = verbose
 
     # -- settings and validation ---------------------------------------------------------
@@ -864,6 +880,8 @@ class DM2C(MultiViewMixin, ClusterMixin, BaseEstimator):
             if m.sum() < 2:
                 raise ValueError(f"DM2C needs at least 2 samples of modality {name}, got {m.sum()}")
         device = resolve_device(self.device)
+        self._prec = Precision(self.precision, device)
+        self._prec.log("DM2C")
         gen = seed_everything(self.random_state)
         Xa = as_tensor(views[0][masks[0]], device)
         Xb = as_tensor(views[1][masks[1]], device)
@@ -938,6 +956,7 @@ class DM2C(MultiViewMixin, ClusterMixin, BaseEstimator):
             opt = _rmsprop(list(ae.parameters()), lr, self.pretrain_weight_decay)
         stream = _BatchStream(X.shape[0], self.batch_size, gen)
         steps = math.ceil(X.shape[0] / self.batch_size)
+        prec = self._prec
         ae.train()
         history: list[float] = []
         bar = tqdm(
@@ -950,9 +969,9 @@ class DM2C(MultiViewMixin, ClusterMixin, BaseEstimator):
             total = torch.zeros((), device=X.device)
             for _ in range(steps):
                 x = X[stream.next().to(X.device)]
-                loss = nn.functional.mse_loss(ae(x), x)
+                loss = nn.functional.mse_loss(prec.run(ae, x), x)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                prec.backward(loss)
                 opt.step()
                 total += loss.detach()
             history.append(float(total) / steps)
@@ -975,24 +994,27 @@ class DM2C(MultiViewMixin, ClusterMixin, BaseEstimator):
         ``rec`` (L_rec^A + L_rec^B), ``cycle_a``/``cycle_b`` (L_cyc), ``adv``
         (L_adv^A + L_adv^B, see :func:`adversarial_loss` for ``real_term``)
         and ``cycle_recon`` (the authors' cycled reconstruction; 0 when its weight
-        in ``settings_`` is 0).
+        in ``settings_`` is 0).  The networks compute with the fit's precision; every
+        term is computed in float32 from their (float32) outputs.
         """
-        ae_a, ae_b = self.autoencoder_a_, self.autoencoder_b_
-        g_ab, g_ba = self.generator_ab_, self.generator_ba_
+        wrap = self._prec.wrap
+        enc_a, dec_a = wrap(self.autoencoder_a_.encoder), wrap(self.autoencoder_a_.decoder)
+        enc_b, dec_b = wrap(self.autoencoder_b_.encoder), wrap(self.autoencoder_b_.decoder)
+        g_ab, g_ba = wrap(self.generator_ab_), wrap(self.generator_ba_)
         mse = nn.functional.mse_loss
-        za, zb = ae_a.encoder(xa), ae_b.encoder(xb)
-        rec = mse(ae_a.decoder(za), xa) + mse(ae_b.decoder(zb), xb)
+        za, zb = enc_a(xa), enc_b(xb)
+        rec = mse(dec_a(za), xa) + mse(dec_b(zb), xb)
         # this call order (A's cycle first) is the authors' code's; it matters for the
         # generators' BatchNorm running statistics only
         fake_b = g_ab(za)
         cyc_a = g_ba(fake_b)
         fake_a = g_ba(zb)
         cyc_b = g_ab(fake_a)
-        adv = adversarial_loss(self.critic_a_, za, fake_a, real_term) + adversarial_loss(
-            self.critic_b_, zb, fake_b, real_term
+        adv = adversarial_loss(wrap(self.critic_a_), za, fake_a, real_term) + adversarial_loss(
+            wrap(self.critic_b_), zb, fake_b, real_term
         )
         if self.settings_["lambda_cycle_recon"] != 0:
-            cycle_recon = mse(ae_a.decoder(cyc_a), xa) + mse(ae_b.decoder(cyc_b), xb)
+            cycle_recon = mse(dec_a(cyc_a), xa) + mse(dec_b(cyc_b), xb)
         else:  # not part of the objective: not computed
             cycle_recon = torch.zeros((), device=xa.device)
         return {
@@ -1027,6 +1049,7 @@ class DM2C(MultiViewMixin, ClusterMixin, BaseEstimator):
         ae_a, ae_b = self.autoencoder_a_, self.autoencoder_b_
         g_ab, g_ba = self.generator_ab_, self.generator_ba_
         d_a, d_b = self.critic_a_, self.critic_b_
+        prec = self._prec
         modules = (ae_a, ae_b, g_ab, g_ba, d_a, d_b)
         for m in modules:
             m.train()
@@ -1082,11 +1105,13 @@ class DM2C(MultiViewMixin, ClusterMixin, BaseEstimator):
                 if codes is None:  # fresh batches, codes without gradient
                     xa, xb = draw()
                     with torch.no_grad():
-                        za, zb = ae_a.encoder(xa), ae_b.encoder(xb)
-                        fake_a, fake_b = g_ba(zb), g_ab(za)
+                        za, zb = prec.run(ae_a.encoder, xa), prec.run(ae_b.encoder, xb)
+                        fake_a, fake_b = prec.run(g_ba, zb), prec.run(g_ab, za)
                 else:
                     za, zb, fake_a, fake_b = codes
-                total += critic_step(critics, opt_d, (za, zb), (fake_a, fake_b), clip, lam_adv)
+                total += critic_step(
+                    critics, opt_d, (za, zb), (fake_a, fake_b), clip, lam_adv, precision=prec
+                )
             return total
 
         it = 0
@@ -1100,7 +1125,7 @@ class DM2C(MultiViewMixin, ClusterMixin, BaseEstimator):
                 if not joint:  # Algorithm 1, lines 3-4: the autoencoders on the whole objective
                     loss = self.objective(self.objective_terms(*draw(), real_term))
                     opt_ae.zero_grad(set_to_none=True)
-                    loss.backward(inputs=ae_params)
+                    prec.backward(loss, inputs=ae_params)
                     opt_ae.step()
                 if fresh and step % interval == 0:  # lines 5-11
                     critic_sums += critic_round(None)
@@ -1109,7 +1134,7 @@ class DM2C(MultiViewMixin, ClusterMixin, BaseEstimator):
                 terms = self.objective_terms(*draw(), real_term)
                 loss = self.objective(terms)
                 opt_g.zero_grad(set_to_none=True)
-                loss.backward(inputs=step_params)
+                prec.backward(loss, inputs=step_params)
                 opt_g.step()
                 if not fresh and (step + 1) % interval == 0:
                     keys = ("za", "zb", "fake_a", "fake_b")
@@ -1168,10 +1193,12 @@ class DM2C(MultiViewMixin, ClusterMixin, BaseEstimator):
             for m in (self.autoencoder_a_, self.autoencoder_b_, self.generator_ab_,
                       self.generator_ba_):  # fmt: skip
                 m.eval()
-            za = batched(self.autoencoder_a_.encoder, Xa)
-            zb = batched(self.autoencoder_b_.encoder, Xb)
-            za_c = batched(self.generator_ba_, batched(self.generator_ab_, za))
-            zb_c = batched(self.generator_ab_, batched(self.generator_ba_, zb))
+            wrap = self._prec.wrap
+            g_ab, g_ba = wrap(self.generator_ab_), wrap(self.generator_ba_)
+            za = batched(wrap(self.autoencoder_a_.encoder), Xa)
+            zb = batched(wrap(self.autoencoder_b_.encoder), Xb)
+            za_c = batched(g_ba, batched(g_ab, za))
+            zb_c = batched(g_ab, batched(g_ba, zb))
             for m, z, zc in (("a", za, za_c), ("b", zb, zb_c)):
                 cyc = float((z - zc).abs().mean())
                 rms = float(z.pow(2).mean().sqrt())
@@ -1205,12 +1232,13 @@ class DM2C(MultiViewMixin, ClusterMixin, BaseEstimator):
         """
         for m in (self.autoencoder_a_, self.autoencoder_b_, self.generator_ab_, self.generator_ba_):
             m.eval()
-        za = batched(self.autoencoder_a_.encoder, Xa) if Xa.shape[0] else None
-        zb = batched(self.autoencoder_b_.encoder, Xb) if Xb.shape[0] else None
+        wrap = self._prec.wrap
+        za = batched(wrap(self.autoencoder_a_.encoder), Xa) if Xa.shape[0] else None
+        zb = batched(wrap(self.autoencoder_b_.encoder), Xb) if Xb.shape[0] else None
         if unify and self.target == "a" and zb is not None:
-            zb = batched(self.generator_ba_, zb)
+            zb = batched(wrap(self.generator_ba_), zb)
         elif unify and self.target == "b" and za is not None:
-            za = batched(self.generator_ab_, za)
+            za = batched(wrap(self.generator_ab_), za)
         n = masks[0].shape[0]
         out = np.zeros((n, self.hidden_dims_a[-1]), dtype=np.float32)
         if za is not None:

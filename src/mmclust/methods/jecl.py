@@ -99,6 +99,7 @@ from mmclust.nn.clustering import (
     target_distribution,
     uniform_kl,
 )
+from mmclust.nn.precision import Precision
 from mmclust.nn.utils import (
     as_tensor,
     batched,
@@ -237,6 +238,11 @@ class JECL(MultiViewMixin, ClusterMixin, BaseEstimator):
     pretrain_params : dict or None
     random_state : int, default 0
     device : str, default "auto"
+    precision : {"fp32", "tf32", "bf16"}, default "fp32"
+        Numeric precision of the encoders' forward and backward passes
+        (:mod:`mmclust.nn.precision`; the soft assignments, joint target and
+        loss terms are float32 in every case); set by the workflow's top-level
+        ``precision`` key.
     verbose : bool, default True
 
     Attributes
@@ -271,6 +277,7 @@ class JECL(MultiViewMixin, ClusterMixin, BaseEstimator):
         pretrain_params: dict[str, Any] | None = None,
         random_state: int = 0,
         device: str = "auto",
+        precision: str = "fp32",
         verbose: bool = True,
     ) -> None:
         self.n_clusters = n_clusters
@@ -292,6 +299,7 @@ class JECL(MultiViewMixin, ClusterMixin, BaseEstimator):
         self.pretrain_params = pretrain_params
         self.random_state = random_state
         self.device = device
+        self.precision = precision
         self.verbose = verbose
 
     # -- fitting -------------------------------------------------------------------
@@ -300,7 +308,12 @@ class JECL(MultiViewMixin, ClusterMixin, BaseEstimator):
         if aes is None:
             aes = [
                 pretrain_autoencoder(
-                    x[m], self.pretrain_params, self.random_state, self.device, self.verbose
+                    x[m],
+                    self.pretrain_params,
+                    self.random_state,
+                    self.device,
+                    self.verbose,
+                    self.precision,
                 )
                 for x, m in zip(views, masks, strict=True)
             ]
@@ -328,6 +341,8 @@ class JECL(MultiViewMixin, ClusterMixin, BaseEstimator):
             if m.sum() < k:
                 raise ValueError(f"view {v} is present in {int(m.sum())} samples, fewer than k={k}")
         device = resolve_device(self.device)
+        prec = self._prec = Precision(self.precision, device)
+        prec.log("JECL")
         encoders = [e.to(device) for e in self._pretrained(views, masks)]
         gen = seed_everything(self.random_state)
         X = [as_tensor(x, device) for x in views]
@@ -338,7 +353,7 @@ class JECL(MultiViewMixin, ClusterMixin, BaseEstimator):
         # initial centroids: k-means on each view's pretrained embedding
         centers, km_labels = [], []
         for enc, x, m, mask in zip(encoders, X, M, masks, strict=True):
-            km = kmeans_on_codes(enc, x[m], k, self.n_init, self.random_state)
+            km = kmeans_on_codes(prec.wrap(enc), x[m], k, self.n_init, self.random_state)
             centers.append(km.cluster_centers_)
             lab = np.full(n, -1, dtype=np.int64)
             lab[mask] = km.labels_
@@ -388,12 +403,12 @@ class JECL(MultiViewMixin, ClusterMixin, BaseEstimator):
                 assert p_all is not None
                 present = [None if f else m[idx] for m, f in zip(M, full, strict=True)]
                 qs = [
-                    soft_assign(enc(x[idx] if pr is None else x[idx[pr]]), mu, self.alpha)
+                    soft_assign(prec.run(enc, x[idx] if pr is None else x[idx[pr]]), mu, self.alpha)
                     for enc, mu, x, pr in zip(encoders, mus, X, present, strict=True)
                 ]
                 loss, parts = jecl_loss(p_all[idx], qs, present, self.beta, self.gamma)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                prec.backward(loss)
                 opt.step()
                 for key, value in parts.items():
                     running[key] += value
@@ -418,7 +433,8 @@ class JECL(MultiViewMixin, ClusterMixin, BaseEstimator):
 
     @torch.no_grad()
     def _soft(self, enc: nn.Module, mu: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return batched(lambda b: soft_assign(enc(b), mu, self.alpha), x)
+        encode = self._prec.wrap(enc)
+        return batched(lambda b: soft_assign(encode(b), mu, self.alpha), x)
 
     @torch.no_grad()
     def _joint_target(
@@ -438,7 +454,7 @@ class JECL(MultiViewMixin, ClusterMixin, BaseEstimator):
         zs = []
         for enc, mu, x, m in zip(self.encoders_, self._mus, X, M, strict=True):
             z = torch.zeros(n, mu.shape[1], device=x.device)
-            z[m] = batched(enc, x[m])
+            z[m] = batched(self._prec.wrap(enc), x[m])
             zs.append(z)
         # impute a missing view from the other view's soft assignment to the
         # (aligned) centroids of the missing view

@@ -166,6 +166,7 @@ from mmclust.cluster.graph import nn_components as initial_clusters
 from mmclust.methods.base import check_input
 from mmclust.methods.classical.gdl import GDLAgglomeration, agglomerate, build_graph
 from mmclust.methods.registry import NETWORK_LAYERS
+from mmclust.nn.precision import Precision
 from mmclust.nn.utils import (
     as_tensor,
     batched,
@@ -454,6 +455,12 @@ class JULE(ClusterMixin, BaseEstimator):
     knn_block_size : int, default 4096
     random_state : int, default 0
     device : str, default "auto"
+    precision : {"fp32", "tf32", "bf16"}, default "fp32"
+        Numeric precision of the CNN's forward and backward passes
+        (:mod:`mmclust.nn.precision`; features come back as float32 before the
+        triplet loss and the agglomeration); set by the workflow's top-level
+        ``precision`` key.  :func:`extract_layer` (features of a trained CNN
+        for another input) always computes in float32.
     verbose : bool, default True
 
     Attributes
@@ -511,6 +518,7 @@ class JULE(ClusterMixin, BaseEstimator):
         knn_block_size: int = 4096,
         random_state: int = 0,
         device: str = "auto",
+        precision: str = "fp32",
         verbose: bool = True,
     ) -> None:
         self.n_clusters = n_clusters
@@ -549,6 +557,7 @@ class JULE(ClusterMixin, BaseEstimator):
         self.knn_block_size = knn_block_size
         self.random_state = random_state
         self.device = device
+        self.precision = precision
         self.verbose = verbose
 
     # -- set-up ------------------------------------------------------------------------------
@@ -655,7 +664,8 @@ class JULE(ClusterMixin, BaseEstimator):
     @torch.no_grad()
     def _features(self, module: nn.Module, images: torch.Tensor) -> np.ndarray:
         module.eval()
-        return batched(module, images, batch_size=self.batch_size).cpu().numpy()
+        forward = Precision(self.precision, images.device).wrap(module)
+        return batched(forward, images, batch_size=self.batch_size).cpu().numpy()
 
     # -- training ----------------------------------------------------------------------------
     def _train(
@@ -673,6 +683,8 @@ class JULE(ClusterMixin, BaseEstimator):
         nb_all = torch.from_numpy(neighbours) if neighbours is not None else None
         losses: list[float] = []
         n_trip = 0
+        prec = Precision(self.precision, images.device)
+        forward = prec.wrap(module)
         module.train()
         bar = tqdm(
             range(self.epochs_per_period),
@@ -697,22 +709,22 @@ class JULE(ClusterMixin, BaseEstimator):
                 if a.numel() == 0:
                     if not self.step_without_triplets:
                         with torch.no_grad():
-                            module(x)  # batch-norm statistics, as a forward pass in the code
+                            forward(x)  # batch-norm statistics, as a forward pass in the code
                         continue
                     # as the code: a forward pass, a zero gradient, an optimiser step
                     opt.zero_grad(set_to_none=True)
-                    (module(x).sum() * 0.0).backward()
+                    prec.backward(forward(x).sum() * 0.0)
                     opt.step()
                     continue
                 dev = images.device
-                f = module(x)
+                f = forward(x)
                 a, p, neg = a.to(dev), p.to(dev), neg.to(dev)
                 loss = weighted_triplet_loss(f, a, p, neg, self.gamma, self.margin)
                 opt.zero_grad(set_to_none=True)
                 if self.triplet_gradient == "torch7":
-                    torch7_triplet_surrogate(f, a, p, neg, self.gamma, self.margin).backward()
+                    prec.backward(torch7_triplet_surrogate(f, a, p, neg, self.gamma, self.margin))
                 else:
-                    loss.backward()
+                    prec.backward(loss)
                 opt.step()
                 losses.append(float(loss.detach()))
                 n_trip += int(a.numel())
@@ -730,6 +742,7 @@ class JULE(ClusterMixin, BaseEstimator):
         shape = self._shape(d)
         blocks, pad, pool, eps = self._architecture()
         self._device = resolve_device(self.device)
+        Precision(self.precision, self._device).log("JULE")
         gen = seed_everything(self.random_state)
         module = JuleCNN(shape, blocks, pad, pool, eps, self.n_filters, self.embedding_dim)
         init_gen = torch.Generator().manual_seed(self.random_state)
@@ -832,7 +845,10 @@ class JULE(ClusterMixin, BaseEstimator):
                 f"got an array of shape {X.shape}; use extract_layer for images of another size"
             )
         images = torch.from_numpy(X).view(X.shape[0], *self._shape_)
-        return _layer_features(self.module_, images, layer, self.batch_size, self._device)
+        return _layer_features(
+            self.module_, images, layer, self.batch_size, self._device,
+            Precision(self.precision, self._device),
+        )  # fmt: skip
 
     def network_state(self) -> dict[str, Any]:
         """What :func:`load_network` needs to rebuild the trained CNN (weights on the CPU)."""
@@ -911,14 +927,16 @@ def _layer_features(
     layer: str,
     batch_size: int,
     device: torch.device,
+    precision: Precision | None = None,
 ) -> np.ndarray:
     net.layer_dim(layer)  # a bad layer name fails before any work
     net.eval()
+    prec = precision or Precision("fp32", device)
     images = torch.as_tensor(images, dtype=torch.float32)
     out = [np.zeros((0, net.layer_dim(layer)), dtype=np.float32)]
     for i in range(0, images.shape[0], batch_size):
         x = to_image_shape(images[i : i + batch_size].to(device), net.image_shape)
-        out.append(net.layer_output(x, layer).cpu().numpy())
+        out.append(prec.run(net.layer_output, x, layer).cpu().numpy())
     return np.ascontiguousarray(np.concatenate(out), dtype=np.float32)
 
 

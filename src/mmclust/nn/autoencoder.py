@@ -27,6 +27,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from torch import nn
 from tqdm.auto import tqdm
 
+from mmclust.nn.precision import Precision
 from mmclust.nn.utils import (
     as_tensor,
     batched,
@@ -119,6 +120,10 @@ class DenoisingAutoencoder(TransformerMixin, BaseEstimator):
     random_state : int, default 0
     device : str, default "auto"
         "auto" uses CUDA when available.
+    precision : {"fp32", "tf32", "bf16"}, default "fp32"
+        Numeric precision of the forward and backward passes
+        (:mod:`mmclust.nn.precision`); set by the workflow's top-level
+        ``precision`` key.
     verbose : bool, default True
         Show a progress bar.
 
@@ -142,6 +147,7 @@ class DenoisingAutoencoder(TransformerMixin, BaseEstimator):
         weight_init: str = "glorot",
         random_state: int = 0,
         device: str = "auto",
+        precision: str = "fp32",
         verbose: bool = True,
     ) -> None:
         self.weight_init = weight_init
@@ -156,11 +162,16 @@ class DenoisingAutoencoder(TransformerMixin, BaseEstimator):
         self.weight_decay = weight_decay
         self.random_state = random_state
         self.device = device
+        self.precision = precision
         self.verbose = verbose
+
+    def _precision(self, device: torch.device) -> Precision:
+        return Precision(self.precision, device)
 
     def fit(self, X: np.ndarray, y: Any = None) -> DenoisingAutoencoder:
         check_finite(X, "the input of the autoencoder's fit")
         device = resolve_device(self.device)
+        self._precision(device).log("autoencoder")
         gen = seed_everything(self.random_state)
         Xt = as_tensor(X, device)
         module = StackedAutoencoder([Xt.shape[1], *self.hidden_dims], self.weight_init)
@@ -183,6 +194,7 @@ class DenoisingAutoencoder(TransformerMixin, BaseEstimator):
         desc: str,
     ) -> list[float]:
         opt = make_optimizer(self.optimizer, params, self.lr, weight_decay=self.weight_decay)
+        prec = self._precision(X.device)
         module.train()
         history: list[float] = []
         bar = tqdm(range(epochs), desc=desc, disable=not self.verbose, mininterval=1.0)
@@ -190,10 +202,10 @@ class DenoisingAutoencoder(TransformerMixin, BaseEstimator):
             total = 0.0
             for idx in minibatches(X.shape[0], self.batch_size, gen):
                 x = X[idx]
-                _, recon = module(corrupt(x, self.noise, self.noise_type, gen))
+                _, recon = prec.run(module, corrupt(x, self.noise, self.noise_type, gen))
                 loss = nn.functional.mse_loss(recon, x)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                prec.backward(loss)
                 opt.step()
                 total += loss.item() * len(idx)
             history.append(check_loss(total / X.shape[0], desc, f"epoch {epoch + 1}/{epochs}"))
@@ -211,16 +223,19 @@ class DenoisingAutoencoder(TransformerMixin, BaseEstimator):
                 layer, codes, gen, self.layerwise_epochs, layer.parameters(),
                 desc=f"layer {depth + 1}/{len(pairs)}",
             )  # fmt: skip
-            codes = batched(layer.encode, codes)
+            codes = batched(self._precision(X.device).wrap(layer.encode), codes)
 
     def transform(self, X: np.ndarray) -> np.ndarray:
+        """The codes of ``X`` (float32)."""
         device = next(self.module_.parameters()).device
-        return batched(self.module_.encoder, as_tensor(X, device)).cpu().numpy()
+        encode = self._precision(device).wrap(self.module_.encoder)
+        return batched(encode, as_tensor(X, device)).cpu().numpy()
 
     def reconstruction_error(self, X: np.ndarray) -> float:
         device = next(self.module_.parameters()).device
         Xt = as_tensor(X, device)
-        recon = batched(lambda x: self.module_(x)[1], Xt)
+        forward = self._precision(device).wrap(self.module_)
+        recon = batched(lambda x: forward(x)[1], Xt)
         return float(nn.functional.mse_loss(recon, Xt).item())
 
     def save(self, path: str) -> None:
@@ -252,15 +267,17 @@ def pretrain_autoencoder(
     random_state: int,
     device: str,
     verbose: bool,
+    precision: str = "fp32",
 ) -> DenoisingAutoencoder:
     """Pretrain the autoencoder a deep method starts from when it is given none.
 
     ``pretrain_params`` are :class:`DenoisingAutoencoder` parameters; the
-    method's seed, device and verbosity apply unless they set their own.
+    method's seed, device, precision and verbosity apply unless they set their own.
     """
     params = dict(pretrain_params or {})
     params.setdefault("random_state", random_state)
     params.setdefault("device", device)
+    params.setdefault("precision", precision)
     params.setdefault("verbose", verbose)
     return DenoisingAutoencoder(**params).fit(X)
 

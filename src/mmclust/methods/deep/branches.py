@@ -10,10 +10,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from mmclust.nn.precision import Precision
 
 _ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
@@ -92,12 +96,15 @@ def train_minibatches(
     verbose: bool,
     desc: str,
     min_batch: int = 2,
+    precision: Precision | None = None,
 ) -> list[float]:
     """Adam (:func:`~mmclust.nn.utils.make_optimizer`: fused where torch has it) over
     shuffled mini-batches of paired rows; returns the mean loss per epoch.
 
     ``loss_fn(x1_batch, x2_batch)`` returns a scalar.  A trailing batch smaller
     than ``min_batch`` is dropped (the ranking and CCA losses need pairs).
+    ``precision`` (a :class:`mmclust.nn.precision.Precision`; None: fp32) runs the
+    backward passes; ``loss_fn`` runs its own forward passes with it.
     """
     from tqdm.auto import tqdm
 
@@ -115,7 +122,10 @@ def train_minibatches(
             idx = idx.to(x1.device)
             loss = loss_fn(x1[idx], x2[idx])  # type: ignore[operator]
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            if precision is None:
+                loss.backward()
+            else:
+                precision.backward(loss)
             if grad_clip is not None and grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(list(params), grad_clip)
             opt.step()

@@ -54,6 +54,7 @@ from torch import nn
 from mmclust.methods.base import MultiViewMixin, check_views
 from mmclust.methods.deep.dcca import CanonicalEmbeddingMixin, linear_cca
 from mmclust.methods.deep.vse import (
+    branch_forwards,
     check_negatives,
     ranking_loss,
     start_two_branch_fit,
@@ -100,6 +101,11 @@ class CCAL(CanonicalEmbeddingMixin, MultiViewMixin, ClusterMixin, BaseEstimator)
     kmeans_n_init : int, default 20
     random_state : int, default 0
     device : str, default "auto"
+    precision : {"fp32", "tf32", "bf16"}, default "fp32"
+        Numeric precision of the branches' forward and backward passes
+        (:mod:`mmclust.nn.precision`; their outputs are cast to float32 before
+        the scores, the loss and the embedding); set by the workflow's
+        top-level ``precision`` key.
     verbose : bool, default True
 
     Attributes
@@ -130,6 +136,7 @@ class CCAL(CanonicalEmbeddingMixin, MultiViewMixin, ClusterMixin, BaseEstimator)
         kmeans_n_init: int = 20,
         random_state: int = 0,
         device: str = "auto",
+        precision: str = "fp32",
         verbose: bool = True,
     ) -> None:
         self.n_clusters = n_clusters
@@ -148,12 +155,15 @@ class CCAL(CanonicalEmbeddingMixin, MultiViewMixin, ClusterMixin, BaseEstimator)
         self.kmeans_n_init = kmeans_n_init
         self.random_state = random_state
         self.device = device
+        self.precision = precision
         self.verbose = verbose
 
+    def _branches(self) -> tuple[Any, Any]:
+        return branch_forwards(self)
+
     def _loss(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        p1, p2, _ = cca_layer(
-            self.module_.branch1(a), self.module_.branch2(b), self.r1, self.r2, self.n_components
-        )
+        branch1, branch2 = self._branches()
+        p1, p2, _ = cca_layer(branch1(a), branch2(b), self.r1, self.r2, self.n_components)
         scores = nn.functional.normalize(p1, dim=1) @ nn.functional.normalize(p2, dim=1).T
         return ranking_loss(scores, self.margin, self.negatives)
 

@@ -71,7 +71,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -81,7 +81,7 @@ from tqdm.auto import tqdm
 
 from mmclust.methods.base import MultiViewMixin, check_views
 from mmclust.methods.deep.branches import encode_present, train_minibatches
-from mmclust.methods.deep.vse import _TwoBranch, start_two_branch_fit
+from mmclust.methods.deep.vse import start_two_branch_fit
 from mmclust.methods.multiview.common import kmeans_labels
 from mmclust.nn.autoencoder import pretrain_layer
 from mmclust.nn.utils import as_tensor, batched
@@ -258,7 +258,7 @@ def pretrain_network(
 def canonical_embedding(
     views: list[np.ndarray],
     masks: list[np.ndarray],
-    branches: tuple[torch.nn.Module, torch.nn.Module],
+    branches: tuple[Callable[..., torch.Tensor], Callable[..., torch.Tensor]],
     proj: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     device: torch.device,
     normalise: bool,
@@ -284,7 +284,7 @@ def canonical_embedding(
 
 @torch.no_grad()
 def fit_projections(
-    module: _TwoBranch,
+    branches: tuple[Callable[..., torch.Tensor], Callable[..., torch.Tensor]],
     x1: torch.Tensor,
     x2: torch.Tensor,
     r1: float,
@@ -292,8 +292,9 @@ def fit_projections(
     n_components: int | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Linear CCA (float64) of the branch outputs of all training pairs."""
-    h1 = torch.cat([module.branch1(x1[i : i + 4096]) for i in range(0, x1.shape[0], 4096)])
-    h2 = torch.cat([module.branch2(x2[i : i + 4096]) for i in range(0, x2.shape[0], 4096)])
+    b1, b2 = branches
+    h1 = torch.cat([b1(x1[i : i + 4096]) for i in range(0, x1.shape[0], 4096)])
+    h2 = torch.cat([b2(x2[i : i + 4096]) for i in range(0, x2.shape[0], 4096)])
     out = linear_cca(h1.double(), h2.double(), r1, r2, n_components)
     return tuple(t.cpu().numpy() for t in out)  # type: ignore[return-value]
 
@@ -309,6 +310,11 @@ class CanonicalEmbeddingMixin:
 
     normalise_embedding = False
 
+    def _branches(self) -> tuple[Any, Any]:
+        """The two branches as the embedding computes them (DCCA: the networks in float32;
+        CCAL: with its ``precision``)."""
+        return self.module_.branch1, self.module_.branch2
+
     def _project_and_cluster(
         self,
         views: Sequence[np.ndarray],
@@ -318,7 +324,7 @@ class CanonicalEmbeddingMixin:
         device: torch.device,
     ) -> None:
         self.projections_ = fit_projections(
-            self.module_, x1, x2, self.r1, self.r2, self.n_components
+            self._branches(), x1, x2, self.r1, self.r2, self.n_components
         )
         self.correlations_ = self.projections_[2]
         self.embedding_ = self._embed(views, masks, device)
@@ -332,7 +338,7 @@ class CanonicalEmbeddingMixin:
         return canonical_embedding(
             views,
             masks,
-            (self.module_.branch1, self.module_.branch2),
+            self._branches(),
             self.projections_,
             device,
             normalise=self.normalise_embedding,

@@ -73,6 +73,10 @@ class DCN(FineTuning):
     pretrain_params : dict or None
     random_state : int, default 0
     device : str, default "auto"
+    precision : {"fp32", "tf32", "bf16"}, default "fp32"
+        Numeric precision of the forward and backward passes
+        (:mod:`mmclust.nn.precision`; losses and centres in float32); set by the
+        workflow's top-level ``precision`` key.
     verbose : bool, default True
 
     Attributes
@@ -97,6 +101,7 @@ class DCN(FineTuning):
         pretrain_params: dict[str, Any] | None = None,
         random_state: int = 0,
         device: str = "auto",
+        precision: str = "fp32",
         verbose: bool = True,
     ) -> None:
         self.n_clusters = n_clusters
@@ -112,11 +117,13 @@ class DCN(FineTuning):
         self.pretrain_params = pretrain_params
         self.random_state = random_state
         self.device = device
+        self.precision = precision
         self.verbose = verbose
 
     def fit(self, X: np.ndarray, y: Any = None) -> DCN:
         start = self._start(X)
         module, Xt, n, device = start.module, start.X, start.n, start.device
+        prec = start.precision
         centers = start.centers()
         labels = torch.as_tensor(start.kmeans.labels_, dtype=torch.long, device=device)
         counts = torch.full((self.n_clusters,), float(self.initial_count), device=device)
@@ -131,15 +138,15 @@ class DCN(FineTuning):
             for idx in minibatches(n, self.batch_size, start.generator):
                 idx = idx.to(device)
                 x = Xt[idx]
-                z = module.encoder(x)
-                rec = sum_squared_error(module.decoder(z), x)
+                z, recon = prec.run(module, x)
+                rec = sum_squared_error(recon, x)
                 clu = (z - centers[labels[idx]]).pow(2).sum(1).mean()
                 loss = rec + 0.5 * self.lambda_ * clu
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                prec.backward(loss)
                 opt.step()
                 with torch.no_grad():
-                    z_new = module.encoder(x)
+                    z_new = prec.run(module.encoder, x)
                     s = squared_distances(z_new, centers).argmin(1)
                     changed = (s != labels[idx]).sum()
                     labels[idx] = s

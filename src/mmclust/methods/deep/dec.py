@@ -94,6 +94,10 @@ class DEC(FineTuning):
         Parameters of the autoencoder trained when ``autoencoder`` is None.
     random_state : int, default 0
     device : str, default "auto"
+    precision : {"fp32", "tf32", "bf16"}, default "fp32"
+        Numeric precision of the forward and backward passes
+        (:mod:`mmclust.nn.precision`; the soft assignments, targets and KL are
+        float32 in every case); set by the workflow's top-level ``precision`` key.
     verbose : bool, default True
 
     Attributes
@@ -128,6 +132,7 @@ class DEC(FineTuning):
         pretrain_params: dict[str, Any] | None = None,
         random_state: int = 0,
         device: str = "auto",
+        precision: str = "fp32",
         verbose: bool = True,
     ) -> None:
         self.n_clusters = n_clusters
@@ -145,13 +150,14 @@ class DEC(FineTuning):
         self.pretrain_params = pretrain_params
         self.random_state = random_state
         self.device = device
+        self.precision = precision
         self.verbose = verbose
 
     # -- the loss; IDEC overrides it -------------------------------------------------
     def _loss(
         self, module: nn.Module, centroids: torch.Tensor, x: torch.Tensor, p: torch.Tensor
     ) -> torch.Tensor:
-        z = module.encoder(x)
+        z = self._prec.run(module.encoder, x)
         return kl_divergence(p, soft_assign(z, centroids, self.alpha))
 
     def fit(self, X: np.ndarray, y: Any = None) -> DEC:
@@ -185,7 +191,7 @@ class DEC(FineTuning):
                 assert p_all is not None
                 loss = self._loss(module, centroids, Xt[idx], p_all[idx])
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                start.precision.backward(loss)
                 opt.step()
                 it += 1
             if stop:
@@ -199,7 +205,8 @@ class DEC(FineTuning):
 
     @torch.no_grad()
     def _assign(self, module: nn.Module, centroids: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-        return batched(lambda x: soft_assign(module.encoder(x), centroids, self.alpha), X)
+        encode = self._prec.wrap(module.encoder)
+        return batched(lambda x: soft_assign(encode(x), centroids, self.alpha), X)
 
     def _labels(self, X: torch.Tensor) -> np.ndarray:
         """The argmax of the soft assignment Q."""
@@ -244,6 +251,7 @@ class IDEC(DEC):
         pretrain_params: dict[str, Any] | None = None,
         random_state: int = 0,
         device: str = "auto",
+        precision: str = "fp32",
         verbose: bool = True,
     ) -> None:
         super().__init__(
@@ -252,13 +260,13 @@ class IDEC(DEC):
             max_epochs=max_epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
             momentum=momentum, n_init=n_init, autoencoder=autoencoder,
             pretrain_params=pretrain_params, random_state=random_state, device=device,
-            verbose=verbose,
+            precision=precision, verbose=verbose,
         )  # fmt: skip
         self.gamma = gamma
 
     def _loss(
         self, module: nn.Module, centroids: torch.Tensor, x: torch.Tensor, p: torch.Tensor
     ) -> torch.Tensor:
-        z = module.encoder(x)
-        rec = nn.functional.mse_loss(module.decoder(z), x)
+        z, recon = self._prec.run(module, x)
+        rec = nn.functional.mse_loss(recon, x)
         return rec + self.gamma * kl_divergence(p, soft_assign(z, centroids, self.alpha))

@@ -83,6 +83,10 @@ class DKM(FineTuning):
     pretrain_params : dict or None
     random_state : int, default 0
     device : str, default "auto"
+    precision : {"fp32", "tf32", "bf16"}, default "fp32"
+        Numeric precision of the forward and backward passes
+        (:mod:`mmclust.nn.precision`; losses and centres in float32); set by the
+        workflow's top-level ``precision`` key.
     verbose : bool, default True
 
     Attributes
@@ -109,6 +113,7 @@ class DKM(FineTuning):
         pretrain_params: dict[str, Any] | None = None,
         random_state: int = 0,
         device: str = "auto",
+        precision: str = "fp32",
         verbose: bool = True,
     ) -> None:
         self.n_clusters = n_clusters
@@ -126,6 +131,7 @@ class DKM(FineTuning):
         self.pretrain_params = pretrain_params
         self.random_state = random_state
         self.device = device
+        self.precision = precision
         self.verbose = verbose
 
     def _alphas(self) -> list[float]:
@@ -136,6 +142,7 @@ class DKM(FineTuning):
     def fit(self, X: np.ndarray, y: Any = None) -> DKM:
         start = self._start(X)
         module, Xt, n, device = start.module, start.X, start.n, start.device
+        prec = start.precision
         centers = start.center_parameter()
         opt = make_optimizer(
             self.optimizer, [*module.parameters(), centers], self.lr, momentum=self.momentum
@@ -151,12 +158,12 @@ class DKM(FineTuning):
             sums = torch.zeros(2, device=device)
             for idx in minibatches(n, self.batch_size, start.generator):
                 x = Xt[idx]
-                z = module.encoder(x)
-                rec = sum_squared_error(module.decoder(z), x)
+                z, recon = prec.run(module, x)
+                rec = sum_squared_error(recon, x)
                 km_term = dkm_loss(z, centers, alpha)
                 loss = rec + self.lambda_ * km_term
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                prec.backward(loss)
                 opt.step()
                 sums += torch.stack((rec.detach(), km_term.detach()))
                 it += 1

@@ -6,7 +6,10 @@ loss and the body of the training loop are its own:
 start (:meth:`FineTuning._start`)
     check the input; take a private copy of the given pretrained autoencoder
     (the caller's is never changed), or pretrain one with ``pretrain_params``
-    when none is given; seed Python, NumPy and torch with ``random_state``
+    when none is given; the :class:`~mmclust.nn.precision.Precision` of
+    ``precision`` on the device, through which every forward and backward pass
+    of the method runs (encoder outputs come back as float32, so the losses,
+    assignments and centres are float32); seed Python, NumPy and torch with ``random_state``
     (the mini-batch order comes from the returned generator); put the data on
     the device; run k-means (``n_init`` restarts, ``random_state``) on the
     pretrained codes: its centres are the initial cluster centres and its
@@ -42,6 +45,7 @@ from tqdm.auto import tqdm
 
 from mmclust.methods.base import check_input
 from mmclust.nn.autoencoder import DenoisingAutoencoder, pretrain_autoencoder
+from mmclust.nn.precision import Precision
 from mmclust.nn.utils import as_tensor, batched, resolve_device, seed_everything
 
 
@@ -63,17 +67,21 @@ def pretrained_module(
     random_state: int,
     device: str,
     verbose: bool,
+    precision: str = "fp32",
 ) -> nn.Module:
     """A private copy of the given autoencoder's network, or of one pretrained here."""
     if autoencoder is None:
-        autoencoder = pretrain_autoencoder(X, pretrain_params, random_state, device, verbose)
+        autoencoder = pretrain_autoencoder(
+            X, pretrain_params, random_state, device, verbose, precision
+        )
     return copy.deepcopy(autoencoder.module_)
 
 
 def kmeans_on_codes(
     encoder: nn.Module, X: torch.Tensor, n_clusters: int, n_init: int, seed: int
 ) -> KMeans:
-    """k-means (``n_init`` restarts, seed ``seed``) fitted on ``encoder``'s codes of ``X``."""
+    """k-means (``n_init`` restarts, seed ``seed``) fitted on ``encoder``'s codes of ``X``
+    (``encoder``: a network, or a :meth:`Precision.wrap` of one)."""
     z = batched(encoder, X).cpu().numpy()
     return KMeans(n_clusters, n_init=n_init, random_state=seed).fit(z)
 
@@ -91,6 +99,7 @@ class FineTuneStart:
     X: torch.Tensor
     generator: torch.Generator
     kmeans: KMeans
+    precision: Precision
 
     @property
     def device(self) -> torch.device:
@@ -116,9 +125,11 @@ class FineTuning(ClusterMixin, BaseEstimator):
 
     A subclass keeps its own explicit ``__init__`` (the registry reads it) with
     at least ``n_clusters``, ``n_init``, ``autoencoder``, ``pretrain_params``,
-    ``random_state``, ``device`` and ``verbose``, and writes ``fit`` as
+    ``random_state``, ``device``, ``precision`` and ``verbose``, and writes ``fit`` as
     ``start = self._start(X)``, its own optimiser and loop (with
-    :meth:`_progress`), then ``self._finish(start.module, centers, start.X, it)``.
+    :meth:`_progress`; forward passes through ``start.precision.run``, backward
+    passes through ``start.precision.backward``), then
+    ``self._finish(start.module, centers, start.X, it)``.
     """
 
     n_clusters: int
@@ -127,18 +138,23 @@ class FineTuning(ClusterMixin, BaseEstimator):
     pretrain_params: dict[str, Any] | None
     random_state: int
     device: str
+    precision: str
     verbose: bool
 
     def _start(self, X: np.ndarray) -> FineTuneStart:
         check_input(X, self.n_clusters, type(self).__name__)
         device = resolve_device(self.device)
+        prec = self._prec = Precision(self.precision, device)
+        prec.log(type(self).__name__)
         module = pretrained_module(
-            self.autoencoder, self.pretrain_params, X, self.random_state, self.device, self.verbose
-        ).to(device)
+            self.autoencoder, self.pretrain_params, X, self.random_state, self.device,
+            self.verbose, self.precision,
+        ).to(device)  # fmt: skip
         generator = seed_everything(self.random_state)
         Xt = as_tensor(X, device)
-        km = kmeans_on_codes(module.encoder, Xt, self.n_clusters, self.n_init, self.random_state)
-        return FineTuneStart(module, Xt, generator, km)
+        encode = prec.wrap(module.encoder)
+        km = kmeans_on_codes(encode, Xt, self.n_clusters, self.n_init, self.random_state)
+        return FineTuneStart(module, Xt, generator, km, prec)
 
     def _progress(self, iterable: Iterable[Any]) -> tqdm:
         return progress(iterable, type(self).__name__, self.verbose)
@@ -151,10 +167,12 @@ class FineTuning(ClusterMixin, BaseEstimator):
         self._centers = centers.detach()
         self.cluster_centers_ = self._centers.cpu().numpy()
         self.labels_ = self._labels(X)
-        self.embedding_ = batched(module.encoder, X).cpu().numpy()
+        self.embedding_ = self._codes(X).cpu().numpy()
 
     def _codes(self, X: np.ndarray | torch.Tensor) -> torch.Tensor:
-        return batched(self.module_.encoder, as_tensor(X, self._centers.device))
+        """The encoder's codes of ``X`` (float32, computed with the fit's precision)."""
+        encode = self._prec.wrap(self.module_.encoder)
+        return batched(encode, as_tensor(X, self._centers.device))
 
     def _labels(self, X: torch.Tensor) -> np.ndarray:
         """The nearest centre of each row's code."""

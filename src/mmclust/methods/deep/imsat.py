@@ -39,6 +39,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from mmclust.methods.base import check_input
+from mmclust.nn.precision import Precision
 from mmclust.nn.utils import (
     as_tensor,
     batched,
@@ -134,6 +135,10 @@ class IMSAT(ClusterMixin, BaseEstimator):
         Weight scales of the hidden and the output layers.
     random_state : int, default 0
     device : str, default "auto"
+    precision : {"fp32", "tf32", "bf16"}, default "fp32"
+        Numeric precision of the network's forward and backward passes
+        (:mod:`mmclust.nn.precision`; logits are cast to float32 before the
+        entropies and KL terms); set by the workflow's top-level ``precision`` key.
     verbose : bool, default True
 
     Attributes
@@ -159,6 +164,7 @@ class IMSAT(ClusterMixin, BaseEstimator):
         init_scales: Sequence[float] = (0.1, 1e-4),
         random_state: int = 0,
         device: str = "auto",
+        precision: str = "fp32",
         verbose: bool = True,
     ) -> None:
         self.n_clusters = n_clusters
@@ -175,6 +181,7 @@ class IMSAT(ClusterMixin, BaseEstimator):
         self.init_scales = init_scales
         self.random_state = random_state
         self.device = device
+        self.precision = precision
         self.verbose = verbose
 
     def _epsilon(self, X: np.ndarray) -> np.ndarray:
@@ -194,17 +201,22 @@ class IMSAT(ClusterMixin, BaseEstimator):
     ) -> torch.Tensor:
         d = torch.randn(x.shape, generator=gen).to(x.device)
         d = _unit_rows(d)
+        prec = self._prec
+        forward = prec.wrap(net)
         with _FrozenBatchStats(net):
             for _ in range(self.power_iterations):
                 d.requires_grad_(True)
-                kl = _kl_from_logits(log_p, net(x + self.xi * d))
-                (grad,) = torch.autograd.grad(kl, d)
+                kl = _kl_from_logits(log_p, forward(x + self.xi * d))
+                with prec.backward_context():
+                    (grad,) = torch.autograd.grad(kl, d)
                 d = _unit_rows(grad.detach())
-            return _kl_from_logits(log_p, net(x + eps.unsqueeze(1) * d))
+            return _kl_from_logits(log_p, forward(x + eps.unsqueeze(1) * d))
 
     def fit(self, X: np.ndarray, y: Any = None) -> IMSAT:
         check_input(X, self.n_clusters, type(self).__name__)
         device = resolve_device(self.device)
+        prec = self._prec = Precision(self.precision, device)
+        prec.log("IMSAT")
         X = np.ascontiguousarray(X, dtype=np.float32)
         gen = seed_everything(self.random_state)
         eps_all = self._epsilon(X)
@@ -226,13 +238,13 @@ class IMSAT(ClusterMixin, BaseEstimator):
                 if idx.numel() < 2:  # BatchNorm needs two rows
                     continue
                 x = Xt[idx]
-                logits = net(x)
+                logits = prec.run(net, x)
                 h_marg, h_cond = imsat_entropies(logits)
                 log_p = torch.log_softmax(logits, dim=1).detach()
                 vat = self._vat(net, x, log_p, Et[idx.to(device)], gen)
                 loss = vat + self.lambda_ * (h_cond - self.mu * h_marg)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                prec.backward(loss)
                 opt.step()
                 sums += torch.stack((vat.detach(), h_marg.detach(), h_cond.detach()))
                 it += 1
@@ -255,7 +267,7 @@ class IMSAT(ClusterMixin, BaseEstimator):
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         device = next(self.module_.parameters()).device
-        logits = batched(self.module_, as_tensor(X, device))
+        logits = batched(self._prec.wrap(self.module_), as_tensor(X, device))
         return torch.softmax(logits, dim=1).cpu().numpy()
 
     def predict(self, X: np.ndarray) -> np.ndarray:

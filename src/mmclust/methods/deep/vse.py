@@ -40,7 +40,7 @@ No label is ever read.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -56,6 +56,7 @@ from mmclust.methods.deep.branches import (
     train_minibatches,
 )
 from mmclust.methods.multiview.common import kmeans_labels
+from mmclust.nn.precision import Precision
 from mmclust.nn.utils import as_tensor, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,13 @@ def start_two_branch_fit(
     return device, gen, both, x1, x2
 
 
+def branch_forwards(est: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """The two branches of ``est.module_`` computing with ``est.precision`` (VSE and CCAL;
+    their outputs are float32 in every precision)."""
+    prec = Precision(est.precision, next(est.module_.parameters()).device)
+    return prec.wrap(est.module_.branch1), prec.wrap(est.module_.branch2)
+
+
 def train_ranking_branches(
     est: Any,
     loss: Any,
@@ -131,8 +139,12 @@ def train_ranking_branches(
     **kwargs: Any,
 ) -> list[float]:
     """Mini-batch Adam on ``est.module_`` with VSE's and CCAL's settings
-    (``est.batch_size``, ``max_epochs``, ``lr``, ``grad_clip``, ``verbose``);
-    leaves the module in eval mode and returns the mean loss per epoch."""
+    (``est.batch_size``, ``max_epochs``, ``lr``, ``grad_clip``, ``verbose``,
+    ``precision`` for the backward passes; ``loss`` runs the forward passes through
+    :func:`branch_forwards`); leaves the module in eval mode and returns the mean
+    loss per epoch."""
+    prec = Precision(est.precision, x1.device)
+    prec.log(desc)
     est.module_.train()
     history = train_minibatches(
         list(est.module_.parameters()),
@@ -146,6 +158,7 @@ def train_ranking_branches(
         grad_clip=est.grad_clip,
         verbose=est.verbose,
         desc=desc,
+        precision=prec,
         **kwargs,
     )
     est.module_.eval()
@@ -176,6 +189,11 @@ class VSE(MultiViewMixin, ClusterMixin, BaseEstimator):
     kmeans_n_init : int, default 20
     random_state : int, default 0
     device : str, default "auto"
+    precision : {"fp32", "tf32", "bf16"}, default "fp32"
+        Numeric precision of the branches' forward and backward passes
+        (:mod:`mmclust.nn.precision`; their outputs are cast to float32 before
+        the scores, the loss and the embedding); set by the workflow's
+        top-level ``precision`` key.
     verbose : bool, default True
 
     Attributes
@@ -202,6 +220,7 @@ class VSE(MultiViewMixin, ClusterMixin, BaseEstimator):
         kmeans_n_init: int = 20,
         random_state: int = 0,
         device: str = "auto",
+        precision: str = "fp32",
         verbose: bool = True,
     ) -> None:
         self.n_clusters = n_clusters
@@ -217,11 +236,13 @@ class VSE(MultiViewMixin, ClusterMixin, BaseEstimator):
         self.kmeans_n_init = kmeans_n_init
         self.random_state = random_state
         self.device = device
+        self.precision = precision
         self.verbose = verbose
 
     def _scores(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
-        e1 = nn.functional.normalize(self.module_.branch1(x1), dim=1)
-        e2 = nn.functional.normalize(self.module_.branch2(x2), dim=1)
+        branch1, branch2 = branch_forwards(self)
+        e1 = nn.functional.normalize(branch1(x1), dim=1)
+        e2 = nn.functional.normalize(branch2(x2), dim=1)
         return e1 @ e2.T
 
     def fit(
@@ -249,10 +270,8 @@ class VSE(MultiViewMixin, ClusterMixin, BaseEstimator):
     ) -> np.ndarray:
         n = views[0].shape[0]
         halves = []
-        for branch, X, m in (
-            (self.module_.branch1, views[0], masks[0]),
-            (self.module_.branch2, views[1], masks[1]),
-        ):
+        branch1, branch2 = branch_forwards(self)
+        for branch, X, m in ((branch1, views[0], masks[0]), (branch2, views[1], masks[1])):
             idx, out = encode_present(branch, X, m, device)
             e = np.zeros((n, self.embed_dim))
             e[idx] = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
