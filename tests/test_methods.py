@@ -202,6 +202,8 @@ def test_registry_rejects_bad_method_entries():
         registry.check_params("dec", {"lr": "fast"}, "methods.d")
     with pytest.raises(registry.MethodConfigError, match="set by the workflow"):
         registry.check_params("dec", {"random_state": 3}, "methods.d")
+    with pytest.raises(registry.MethodConfigError, match="top-level key 'precision'"):
+        registry.check_params("dm2c", {"precision": "bf16"}, "methods.d")
     with pytest.raises(registry.MethodConfigError, match="unknown estimator 'sec'"):
         registry.check_params("sec", {}, "methods.d")
 

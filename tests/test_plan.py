@@ -932,6 +932,33 @@ def test_cuda_where_there_is_none_is_an_error_before_any_job(monkeypatch) -> Non
     Plan(cfg)  # auto falls back to the CPU
 
 
+def test_precision_is_a_top_level_key_with_three_values() -> None:
+    assert Plan(tiny()).config["precision"] == "fp32"  # the default: exact reproduction
+    for value in ("tf32", "bf16"):
+        assert Plan({**tiny(), "precision": value}).config["precision"] == value
+    fails({**tiny(), "precision": "fp16"}, r"^precision: 'fp16' is not one of: fp32, tf32, bf16$")
+    fails({**tiny(), "precision": True}, r"^precision: True is not one of: fp32, tf32, bf16$")
+    # not per method nor per pretraining: it applies to every training job
+    cfg = tiny()
+    cfg["methods"]["dec"]["precision"] = "bf16"
+    fails(cfg, r"methods\.dec\.precision: unknown key.*\(precision is a top-level key")
+    cfg = tiny()
+    cfg["methods"]["dm2c"]["precision"] = "bf16"
+    fails(cfg, r"methods\.dm2c\.precision: set for every method by the top-level key")
+    cfg = tiny()
+    cfg["pretrain"]["default"]["precision"] = "bf16"
+    fails(cfg, r"pretrain\.default\.precision: unknown key.*\(precision is a top-level key")
+
+
+def test_the_precision_values_agree_everywhere() -> None:
+    from mmclust import cli
+    from mmclust.nn.precision import PRECISIONS
+
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    assert tuple(schema["properties"]["precision"]["enum"]) == PRECISIONS == cli.PRECISIONS
+    assert schema["properties"]["precision"]["default"] == PRECISIONS[0] == "fp32"
+
+
 def test_cuda_devices_reads_no_torch() -> None:
     from mmclust.plan.checks import cuda_devices
 

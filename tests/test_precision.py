@@ -16,6 +16,8 @@ import torch
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
+from mmclust.features import FeatureSet
+from mmclust.fitting import fit_run
 from mmclust.methods.deep.ccal import CCAL
 from mmclust.methods.deep.dcn import DCN
 from mmclust.methods.deep.dec import DEC, IDEC
@@ -291,3 +293,29 @@ def test_bf16_on_the_cpu_gives_float32_finite_outputs_and_the_fp32_clusters(blob
 def test_bf16_is_deterministic_on_the_cpu(blobs) -> None:
     a, b = fit_loop("jecl", blobs, "bf16"), fit_loop("jecl", blobs, "bf16")
     assert np.array_equal(a.labels_, b.labels_) and np.array_equal(a.embedding_, b.embedding_)
+
+
+# -- the run record -----------------------------------------------------------------------
+
+META = {"k": 3, "views": {"v": {"kind": "vector", "shape": [16]}}}
+
+
+def test_fit_run_passes_the_precision_and_records_what_was_used(blobs) -> None:
+    X, y = blobs[0], blobs[2]
+    fs = FeatureSet(X=X, mask=np.ones(len(X), bool))
+    ae = autoencoder(X)
+    settings = {"estimator": "dec", "max_epochs": 3, "batch_size": 32, "n_init": 2}
+    absent = fit_run(fs, settings, META, 0, autoencoders=[ae], device="cpu")
+    fp32 = fit_run(fs, settings, META, 0, autoencoders=[ae], device="cpu", precision="fp32")
+    assert absent.info["precision"] == fp32.info["precision"] == "fp32"
+    assert "precision_requested" not in fp32.info
+    assert np.array_equal(absent.labels, fp32.labels)
+    tf32 = fit_run(fs, settings, META, 0, autoencoders=[ae], device="cpu", precision="tf32")
+    assert tf32.info["precision"] == "fp32" and tf32.info["precision_requested"] == "tf32"
+    assert np.array_equal(tf32.labels, fp32.labels)
+    bf16 = fit_run(fs, settings, META, 0, autoencoders=[ae], device="cpu", precision="bf16")
+    assert bf16.info["precision"] == "bf16" and bf16.model.get_params()["precision"] == "bf16"
+    assert bf16.embedding.dtype == np.float32 and ari(y, bf16.labels) >= 0.9
+    # an estimator without a reduced-precision mode runs as always and records none
+    km = fit_run(fs, {"estimator": "kmeans"}, META, 0, device="cpu", precision="bf16")
+    assert "precision" not in km.info

@@ -156,7 +156,9 @@ def cmd_pretrain(a: argparse.Namespace) -> None:
     train = train_rows(a.split_from, fs.X.shape[0])
     X = fs.X[fs.mask if train is None else fs.mask & train]
     t0 = time.perf_counter()
-    ae = DenoisingAutoencoder(**a.params, random_state=a.seed, device=a.device).fit(X)
+    ae = DenoisingAutoencoder(
+        **a.params, random_state=a.seed, device=a.device, precision=a.precision
+    ).fit(X)
     log.info(
         "pretrained on %d samples in %.1f s, final loss %.5f",
         X.shape[0], time.perf_counter() - t0, ae.loss_history_[-1],
@@ -188,7 +190,7 @@ def cmd_cluster(a: argparse.Namespace) -> None:
             fs, a.params, loaded_pixels_meta(read_json(a.meta), a.provenance.get("input_spec")),
             a.seed,
             autoencoders=aes, train=train_rows(a.split_from, fs.X.shape[0]),
-            n_clusters=a.n_clusters, device=a.device,
+            n_clusters=a.n_clusters, device=a.device, precision=a.precision,
         )  # fmt: skip
     except RunError as err:
         raise SystemExit(f"{a.features}: {err}") from None
@@ -304,6 +306,18 @@ def cmd_claims(a: argparse.Namespace) -> None:
 
 # -- parser -------------------------------------------------------------------------
 
+#: the config key ``precision``'s values (mmclust.nn.precision.PRECISIONS, repeated here so
+#: that parsing the command line never imports torch)
+PRECISIONS = ("fp32", "tf32", "bf16")
+
+
+def add_precision(s: argparse.ArgumentParser) -> None:
+    s.add_argument(
+        "--precision", default="fp32", choices=PRECISIONS,
+        help="numeric precision of the deep training loops (fp32: exact; tf32: TensorFloat-32 "
+        "matmuls on CUDA; bf16: bfloat16 autocast of the forward passes)",
+    )  # fmt: skip
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mmclust", description=__doc__)
@@ -360,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--split-from", help="the data set's data.npz: with a split, fit on the train rows only"
     )
     s.add_argument("--device", default="auto")
+    add_precision(s)
     s.add_argument("--threads", type=int, default=1)
 
     s = add("cluster", cmd_cluster, "fit one clustering method on one input with one seed")
@@ -385,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run folder: labels.npy, embedding.npy, fit.json, params.json, model.pt",
     )
     s.add_argument("--device", default="auto")
+    add_precision(s)
     s.add_argument("--threads", type=int, default=1)
 
     s = add("evaluate", cmd_evaluate, "score a run's predictions against the classes")

@@ -9,8 +9,11 @@ returns the labels, the learned representation and a record of the fit.
 presence marks a finished run.
 
 ``fit.json`` records the fit: estimator, seed, seconds, the rows it was
-fitted on and, for an iterative estimator that keeps one, its label-free
-convergence record (``convergence_``: ``converged``, the ``rule`` that
+fitted on, for an estimator with a ``precision`` parameter the precision the
+fit really used (``precision``: tf32 off CUDA is fp32; ``precision_requested``
+beside it when that differs from the configured one, see
+:mod:`mmclust.nn.precision`) and, for an iterative estimator that keeps one, its
+label-free convergence record (``convergence_``: ``converged``, the ``rule`` that
 decides, the method's signals), which the evaluation copies into
 ``metrics.json`` and the tables footnote.
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import logging
 import platform
 import time
 from dataclasses import dataclass, field
@@ -33,6 +37,8 @@ from typing import Any
 import numpy as np
 
 from mmclust.io import atomic_path, read_json, save_npy, write_json
+
+log = logging.getLogger(__name__)
 
 #: packages whose versions every params.json records
 VERSIONED = ("mmclust", "numpy", "scipy", "scikit-learn", "torch", "torchvision", "gensim")
@@ -117,6 +123,7 @@ def fit_run(
     train: np.ndarray | None = None,
     n_clusters: int | None = None,
     device: str = "auto",
+    precision: str = "fp32",
 ) -> RunResult:
     """Fit the method of ``settings`` (its config entry: ``estimator`` and parameters)
     on ``features`` (a :class:`~mmclust.features.FeatureSet`) with ``seed``.
@@ -124,7 +131,8 @@ def fit_run(
     ``meta`` is the data set's meta.json (k, views); ``autoencoders`` the
     pretrained autoencoder(s) of methods that fine-tune one (one per part for
     multi-view methods); ``train`` the training rows of a data set with a
-    split (the method is fitted on them and predicts every sample).
+    split (the method is fitted on them and predicts every sample); ``device``
+    and ``precision`` the run-level settings, given to estimators that take them.
     """
     from mmclust.methods.registry import MULTIVIEW, PRETRAINED, load, parameters
 
@@ -145,6 +153,15 @@ def fit_run(
     accepted = parameters(name)
     if "device" in accepted:
         kwargs["device"] = device
+    used_precision = None
+    if "precision" in accepted:
+        from mmclust.nn.precision import effective_precision
+        from mmclust.nn.utils import resolve_device
+
+        kwargs["precision"] = precision
+        used_precision = effective_precision(precision, resolve_device(device))
+    elif precision != "fp32":
+        log.info("%s has no reduced-precision mode: precision %s does not apply", name, precision)
     X = features.X
     if "image_shape" in accepted:
         X, kwargs["image_shape"] = as_images(X, meta)
@@ -198,6 +215,10 @@ def fit_run(
     }
     if train is not None:
         info["fitted_on"] = {"split": "train", "n": int(train.sum())}
+    if used_precision is not None:
+        info["precision"] = used_precision
+        if used_precision != precision:
+            info["precision_requested"] = precision
     for attr in ("n_iter_", "stopped_early_", "inertia_"):
         if hasattr(model, attr):
             info[attr.rstrip("_")] = getattr(model, attr)

@@ -5,8 +5,10 @@ The accepted keys and their types come from the estimator's own ``__init__``
 signature, read from the source with :mod:`ast` (nothing is imported, so the
 check costs no torch start-up): the signature is the one source of truth for
 a method's parameters.  Parameters the workflow sets itself (``n_clusters``,
-``random_state``, ``device``, ``verbose``, and the pretrained autoencoders)
-cannot be set in the config.
+``random_state``, ``device``, ``precision``, ``verbose``, and the pretrained
+autoencoders) cannot be set in the config: ``device`` and ``precision`` come
+from the top-level keys of the same names, for every method and the
+pretraining alike.
 """
 
 from __future__ import annotations
@@ -70,9 +72,11 @@ TORCH_FREE = frozenset(
 NETWORK_LAYERS: dict[str, tuple[str, ...]] = {"jule": ("top", "top-1", "top-2")}
 # set by the workflow, never by the config
 RESERVED = frozenset(
-    {"n_clusters", "random_state", "device", "verbose", "autoencoder", "autoencoders",
-     "pretrain_params", "image_shape"}
+    {"n_clusters", "random_state", "device", "precision", "verbose", "autoencoder",
+     "autoencoders", "pretrain_params", "image_shape"}
 )  # fmt: skip
+# reserved parameters that a top-level config key sets for every method
+TOP_LEVEL = frozenset({"device", "precision"})
 
 
 class MethodConfigError(ValueError):
@@ -141,6 +145,10 @@ def check_params(name: str, params: dict[str, Any], where: str) -> None:
     for key, value in params.items():
         if key == "estimator":
             continue
+        if key in TOP_LEVEL:
+            raise MethodConfigError(
+                f"{where}.{key}: set for every method by the top-level key {key!r}, not per method"
+            )
         if key in RESERVED:
             raise MethodConfigError(f"{where}.{key}: set by the workflow, not in the config")
         if key not in accepted:

@@ -19,6 +19,8 @@ import yaml
 from mmclust.plan.errors import ConfigError
 
 SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
+#: top-level keys that a user may try to set per method or in the pretraining settings
+RUN_LEVEL = frozenset({"device", "precision", "train_threads"})
 
 
 def key_path(parts: Iterable[Any]) -> str:
@@ -56,7 +58,10 @@ def _message(error: Any) -> str:
         keys = ", ".join(allowed) if allowed else "none"
         name = unknown[0] if unknown else "?"
         prefix = f"{where}.{name}" if error.absolute_path else name
-        return f"{prefix}: unknown key; the keys allowed here are: {keys}"
+        hint = ""
+        if name in RUN_LEVEL:  # allowed at the top level, so met here below it
+            hint = f" ({name} is a top-level key: it applies to every training job)"
+        return f"{prefix}: unknown key; the keys allowed here are: {keys}{hint}"
     if error.validator == "oneOf":
         alternatives = [
             sorted(s.get("required", [])) for s in error.schema["oneOf"] if s.get("required")
