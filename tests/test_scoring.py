@@ -126,3 +126,21 @@ def test_an_approximation_the_fit_reports_reaches_the_metrics(tmp_path: Path) ->
     ident = {"dataset": "toy", "input": "a", "method": "m"}
     (record,) = _score(tmp_path / "ds", [run], ident, tmp_path)
     assert record["approximation"] == "landmarks"
+
+
+@pytest.mark.parametrize(("used", "recorded"), [("bf16", "bf16"), ("fp32", None), (None, None)])
+def test_a_reduced_precision_reaches_the_metrics_beside_the_precision_metric(
+    tmp_path: Path, used, recorded
+) -> None:
+    rng = np.random.default_rng(1)
+    ds = MultiViewDataset(name="toy", views={"a": rng.normal(size=(N, 3))}, labels=np.arange(N) % 3)
+    ds.save(tmp_path / "ds")
+    (run,) = _runs(tmp_path / "runs", N, (0,))
+    fit = json.loads((run / "fit.json").read_text())
+    if used is not None:
+        fit["precision"] = used
+    (run / "fit.json").write_text(json.dumps(fit))
+    ident = {"dataset": "toy", "input": "a", "method": "m"}
+    (record,) = _score(tmp_path / "ds", [run], ident, tmp_path)
+    assert record.get("numeric_precision") == recorded
+    assert isinstance(record["precision"], float)  # the pairwise precision metric, untouched

@@ -13,6 +13,7 @@ import pytest
 from mmclust.report.tables import (
     approximations,
     collect_runs,
+    reduced_precision,
     summarise,
     table_notes,
     wide_table,
@@ -173,6 +174,34 @@ def test_an_approximation_a_row_used_is_said_under_the_table(tmp_path):
     assert found == {("mnist5k", "pixels", "dec"): "landmark approximation (2 of 9)"}
     notes = table_notes(summarise(runs, SPEC), SPEC, approximated=found)
     assert "DEC on mnist5k / pixels: landmark approximation (2 of 9)." in notes
+
+
+def test_rows_trained_in_reduced_precision_get_a_note_through_the_same_path(tmp_path):
+    runs = collect_runs(_write_runs(tmp_path))
+    assert reduced_precision(runs) == {}
+    runs["numeric_precision"] = None  # fp32 runs record none
+    runs.loc[runs["method"] == "dec", "numeric_precision"] = "bf16"
+    runs.loc[(runs["method"] == "kmeans") & (runs["seed"] == 0), "numeric_precision"] = "tf32"
+    found = approximations(runs)
+    assert found == {
+        ("mnist5k", "pixels", "dec"): "trained under bfloat16 autocast, losses and outputs in "
+        "float32 (precision: bf16), not bit-identical to fp32",
+        ("mnist5k", "pixels", "kmeans"): "trained with TensorFloat-32 matmuls and convolutions "
+        "on CUDA (precision: tf32) in 1 of 3 seeds, not bit-identical to fp32",
+    }
+    # a row with an approximation of its own keeps both
+    runs["approximation"] = None
+    runs.loc[runs["method"] == "dec", "approximation"] = "landmarks"
+    assert approximations(runs)[("mnist5k", "pixels", "dec")].startswith("landmarks; trained under")
+    notes = table_notes(summarise(runs, SPEC), SPEC, approximated=found)
+    assert any(n.startswith("DEC on mnist5k / pixels: trained under bfloat16") for n in notes)
+    # and the written tables carry it
+    runs_csv = tmp_path / "runs.csv"
+    runs.to_csv(runs_csv, index=False)
+    out = tmp_path / "out"
+    out.mkdir()
+    write_summary_tables(str(runs_csv), SPEC, *(str(out / f"t.{e}") for e in ("csv", "md", "tex")))
+    assert "(precision: bf16), not bit-identical to fp32." in (out / "t.md").read_text()
 
 
 def test_summarise_rows_follow_the_spec_order(tmp_path):

@@ -101,5 +101,9 @@ def score_run(
         if fit.get("approximation"):
             # an approximation the estimator chose (named under the table)
             record["approximation"] = str(fit["approximation"])
+        if fit.get("precision") not in (None, "fp32"):
+            # reduced numeric precision (config key precision; named under the table); not
+            # "precision", the name of a metric
+            record["numeric_precision"] = str(fit["precision"])
     log.info("%s: %s", run, {k: round(v, 4) for k, v in scores.items()})
     return record

@@ -13,7 +13,11 @@ N.  Runs of iterative methods carry ``converged`` (from the estimator's
 ``convergence_`` record, copied into ``metrics.json``): the CSV counts the
 converged seeds per row (empty for methods without a record), and a row in
 which a seed did not converge gets a marker (†) on its method and a footnote
-naming the count and the method's convergence rule.
+naming the count and the method's convergence rule.  A row whose runs report an
+approximation gets a note naming it: one the estimator chose (MultiViewLRSSC's
+landmarks) or a reduced numeric precision (``numeric_precision``: tf32 or bf16,
+the config key ``precision`` as ``fit.json`` records it; fp32 runs, the default,
+get none).
 """
 
 from __future__ import annotations
@@ -128,10 +132,40 @@ def convergence_rules(runs: pd.DataFrame) -> dict[tuple[str, str, str], str]:
     return _first_per_row(runs, "convergence_rule")
 
 
+#: the note under a table for rows whose runs computed in another precision than fp32
+PRECISION_NOTES = {
+    "tf32": "trained with TensorFloat-32 matmuls and convolutions on CUDA (precision: tf32)",
+    "bf16": "trained under bfloat16 autocast, losses and outputs in float32 (precision: bf16)",
+}
+
+
+def reduced_precision(runs: pd.DataFrame) -> dict[tuple[str, str, str], str]:
+    """Per (dataset, input, method) whose runs computed in reduced precision (their
+    ``numeric_precision`` column, empty for fp32): what they used, with the count of seeds
+    when not all did."""
+    if "numeric_precision" not in runs.columns:
+        return {}
+    out: dict[tuple[str, str, str], str] = {}
+    for key, g in runs.groupby(KEYS, sort=False):
+        used = g["numeric_precision"].dropna().astype(str)
+        if used.empty:
+            continue
+        texts = [PRECISION_NOTES.get(p, f"precision: {p}") for p in dict.fromkeys(used)]
+        text = "; ".join(texts)
+        if len(used) < len(g):
+            text += f" in {len(used)} of {len(g)} seeds"
+        out[tuple(key)] = text + ", not bit-identical to fp32"  # type: ignore[index]
+    return out
+
+
 def approximations(runs: pd.DataFrame) -> dict[tuple[str, str, str], str]:
-    """Per (dataset, input, method): the approximation its runs report (e.g.
-    MultiViewLRSSC's landmarks above ``exact_max_n`` samples), if any."""
-    return _first_per_row(runs, "approximation")
+    """Per (dataset, input, method): the approximations its runs report, if any: one the
+    estimator chose (e.g. MultiViewLRSSC's landmarks above ``exact_max_n`` samples) and
+    a reduced numeric precision (:func:`reduced_precision`), joined by "; "."""
+    out = _first_per_row(runs, "approximation")
+    for key, text in reduced_precision(runs).items():
+        out[key] = f"{out[key]}; {text}" if key in out else text
+    return out
 
 
 def _row_order(spec: dict[str, Any]) -> dict[tuple[str, str, str], int]:
