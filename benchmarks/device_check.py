@@ -34,6 +34,14 @@ What is measured
     ``extract``: EfficientNet-Lite0 feature extraction at 224 px (random
     weights: the speed does not depend on them), images per second.
 
+Precision
+    ``--precision fp32`` (default), ``tf32`` or ``bf16`` builds every training
+    loop with that ``precision`` (:mod:`mmclust.nn.precision`, the config key
+    of the same name), and the ``gemm`` line measures the matching peak: fp32
+    matmuls, matmuls with TF32 allowed, or bfloat16 matmuls.  Two calls, one
+    with ``fp32`` and one with ``bf16``, compare the two.  The extraction line
+    always runs in fp32.
+
 How an epoch is timed
     Two whole fits per loop, with ``E1 = 1`` and ``E2 = 1 + --epochs``
     epochs (for JULE, epochs per training period); seconds per epoch is
@@ -125,18 +133,24 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def gemm_peak(device: str, size: int = 2048, repeats: int = 5) -> float:
-    """Best dense fp32 matmul rate of ``device`` in GFLOP/s."""
-    a = torch.randn(size, size, device=device)
-    b = torch.randn(size, size, device=device)
-    a @ b  # warm-up
-    sync(device)
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        a @ b
+def gemm_peak(device: str, size: int = 2048, repeats: int = 5, precision: str = "fp32") -> float:
+    """Best dense matmul rate of ``device`` in GFLOP/s: float32 operands, multiplied in
+    float32 (fp32), with TF32 allowed (tf32, CUDA) or as bfloat16 operands (bf16)."""
+    from mmclust.nn.precision import Precision
+
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    prec = Precision("tf32" if precision == "tf32" else "fp32", device)
+    with prec.forward_context():
+        a @ b  # warm-up
         sync(device)
-        best = min(best, time.perf_counter() - t)
+        best = float("inf")
+        for _ in range(repeats):
+            t = time.perf_counter()
+            a @ b
+            sync(device)
+            best = min(best, time.perf_counter() - t)
     return 2 * size**3 / best / 1e9
 
 
@@ -157,8 +171,8 @@ def counted(fit: Callable[[], Any]) -> float:
 class LoopBench:
     """One loop's fits at E epochs; ``per_epoch`` turns the two fits into a rate."""
 
-    def __init__(self, X: np.ndarray, y: np.ndarray, device: str) -> None:
-        self.X, self.y, self.device = X, y, device
+    def __init__(self, X: np.ndarray, y: np.ndarray, device: str, precision: str = "fp32") -> None:
+        self.X, self.y, self.device, self.precision = X, y, device, precision
         self.V = second_view(X)
         self._ae: dict[int, Any] = {}
         self._warm = False
@@ -168,17 +182,19 @@ class LoopBench:
 
         if view not in self._ae:
             data = self.X if view == 0 else self.V
-            ae = DenoisingAutoencoder(epochs=epochs, device=self.device, verbose=False)
+            ae = DenoisingAutoencoder(
+                epochs=epochs, device=self.device, precision=self.precision, verbose=False
+            )
             self._ae[view] = ae.fit(data)
         return copy.deepcopy(self._ae[view])
 
     def fit(self, loop: str, epochs: int) -> tuple[Callable[[], Any], Callable[[Any], int]]:
         """A zero-argument fit of ``loop`` with ``epochs`` epochs, and its number of epoch units."""
-        dev = self.device
+        dev, prec = self.device, self.precision
         if loop == "pretrain":
             from mmclust.nn import DenoisingAutoencoder
 
-            model = DenoisingAutoencoder(epochs=epochs, device=dev, verbose=False)
+            model = DenoisingAutoencoder(epochs=epochs, device=dev, precision=prec, verbose=False)
             return lambda: model.fit(self.X), lambda m: 1
         if loop in ("dec", "idec"):
             from mmclust.methods.deep.dec import DEC, IDEC
@@ -186,37 +202,43 @@ class LoopBench:
             cls = DEC if loop == "dec" else IDEC
             ae = self.autoencoder(0)
             est = cls(
-                autoencoder=ae, max_epochs=epochs, tol=0.0, n_init=1, device=dev, verbose=False
-            )
+                autoencoder=ae, max_epochs=epochs, tol=0.0, n_init=1, device=dev,
+                precision=prec, verbose=False,
+            )  # fmt: skip
             return lambda: est.fit(self.X), lambda m: 1
         if loop == "jecl":
             from mmclust.methods.jecl import JECL
 
             aes = [self.autoencoder(0), self.autoencoder(1)]
             est = JECL(
-                autoencoders=aes, max_epochs=epochs, tol=0.0, n_init=1, device=dev, verbose=False
-            )
+                autoencoders=aes, max_epochs=epochs, tol=0.0, n_init=1, device=dev,
+                precision=prec, verbose=False,
+            )  # fmt: skip
             return lambda: est.fit([self.X, self.V]), lambda m: 1
         if loop == "dkm":
             from mmclust.methods.deep.dkm import DKM
 
             est = DKM(
                 autoencoder=self.autoencoder(0), alphas=[1000.0], epochs_per_alpha=epochs,
-                n_init=1, device=dev, verbose=False,
+                n_init=1, device=dev, precision=prec, verbose=False,
             )  # fmt: skip
             return lambda: est.fit(self.X), lambda m: 1
         if loop == "dcn":
             from mmclust.methods.deep.dcn import DCN
 
             est = DCN(
-                autoencoder=self.autoencoder(0), epochs=epochs, n_init=1, device=dev, verbose=False
-            )
+                autoencoder=self.autoencoder(0), epochs=epochs, n_init=1, device=dev,
+                precision=prec, verbose=False,
+            )  # fmt: skip
             return lambda: est.fit(self.X), lambda m: 1
         if loop == "dm2c":
             from mmclust.methods.dm2c import DM2C
 
             first = np.random.default_rng(0).random(len(self.X)) < 0.5
-            est = DM2C(epochs=epochs, pretrain_epochs=1, kmeans_n_init=1, device=dev, verbose=False)
+            est = DM2C(
+                epochs=epochs, pretrain_epochs=1, kmeans_n_init=1, device=dev, precision=prec,
+                verbose=False,
+            )  # fmt: skip
             views, masks = [self.X, self.V], [first, ~first]
             return lambda: est.fit(views, masks=masks), lambda m: 1
         if loop == "jule":
@@ -224,7 +246,7 @@ class LoopBench:
 
             est = JULE(
                 image_shape=(1, 28, 28), arch="mnist", epochs_per_period=epochs,
-                device=dev, verbose=False,
+                device=dev, precision=prec, verbose=False,
             )  # fmt: skip
             return lambda: est.fit(self.X), lambda m: max(
                 1, sum(1 for h in m.history_ if h.get("trained"))
@@ -298,10 +320,16 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             if device.startswith("cuda")
             else platform.processor()
         )
-        peak = gemm_peak(device)
-        rows.append({"device": device, "name": name or "cpu", "loop": "gemm", "gflops": peak})
-        print(f"{device} ({name or 'cpu'}): GEMM peak {peak:.1f} GFLOP/s", flush=True)
-        bench = LoopBench(X, y, device)
+        peak = gemm_peak(device, precision=args.precision)
+        rows.append(
+            {"device": device, "name": name or "cpu", "loop": "gemm", "gflops": peak,
+             "precision": args.precision}
+        )  # fmt: skip
+        print(
+            f"{device} ({name or 'cpu'}), precision {args.precision}: GEMM peak {peak:.1f} GFLOP/s",
+            flush=True,
+        )
+        bench = LoopBench(X, y, device, args.precision)
         for loop in args.loops:
             try:
                 if loop == "extract":
@@ -314,7 +342,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 continue
             gflops = r["flops"] / r["seconds"] / 1e9
             row = {
-                "device": device, "loop": loop, "seconds_per_epoch": r["seconds"],
+                "device": device, "precision": args.precision, "loop": loop,
+                "seconds_per_epoch": r["seconds"],
                 "samples_per_s": r["samples"] / r["seconds"], "gflop_per_epoch": r["flops"] / 1e9,
                 "gflops": gflops, "percent_of_peak": 100 * gflops / peak,
             }  # fmt: skip
@@ -374,6 +403,10 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--repeats", type=int, default=2, help="timings per fit, fastest kept")
     parser.add_argument(
+        "--precision", default="fp32", choices=("fp32", "tf32", "bf16"),
+        help="the training loops' precision (the config key precision) and the GEMM peak's",
+    )  # fmt: skip
+    parser.add_argument(
         "--threads", type=int, default=0, help="torch CPU threads (0: torch's default)"
     )
     parser.add_argument(
@@ -399,7 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR)  # short fits: no convergence warnings
     print(
         f"torch {torch.__version__}, python {sys.version.split()[0]}, "
-        f"{torch.get_num_threads()} CPU threads, n = {args.n}, data: {args.data or 'generated'}",
+        f"{torch.get_num_threads()} CPU threads, n = {args.n}, data: {args.data or 'generated'}, "
+        f"precision {args.precision}",
         flush=True,
     )
     rows = run(args)

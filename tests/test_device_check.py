@@ -64,3 +64,18 @@ def test_dkm_and_dcn_fits_run_the_epochs_asked(device_check) -> None:
         e1, e2, fit1, fit2, _ = bench.fits(loop, 1)
         assert (e1, e2) == (1, 2)
         assert len(fit1().history_) == 1 and len(fit2().history_) == 2
+
+
+def test_the_loops_run_in_bf16_on_the_cpu(device_check, tmp_path: Path) -> None:
+    """--precision reaches every loop and the GEMM peak (the same code a GPU runs)."""
+    out = tmp_path / "rows.json"
+    argv = ["--n", "120", "--epochs", "1", "--repeats", "1", "--device", "cpu",
+            "--threads", "1", "--loops", "pretrain,dec,jule", "--precision", "bf16",
+            "--json", str(out)]  # fmt: skip
+    assert device_check.main(argv) == 0
+    rows = {r["loop"]: r for r in json.loads(out.read_text())}
+    assert set(rows) == {"gemm", "pretrain", "dec", "jule"}
+    assert all(r["precision"] == "bf16" for r in rows.values())
+    assert rows["gemm"]["gflops"] > 0
+    for loop in ("pretrain", "dec", "jule"):
+        assert "error" not in rows[loop] and rows[loop]["gflop_per_epoch"] > 0, rows[loop]
