@@ -32,10 +32,10 @@ rule cluster:
         ),
         folder=lambda w: paths.run_dir(w.dataset, w.input, w.method, w.seed),
         device=config["device"],
-        precision=config["precision"],
+        precision=PRECISION_FLAG,
     shell:
         "python -m mmclust cluster --features {input.features} --meta {input.meta}"
         " --params {params.method:q} --provenance {params.provenance:q}"
         " --seed {wildcards.seed} {params.autoencoder} --split-from {input.data}"
-        " --out {params.folder} --device {params.device} --precision {params.precision}"
+        " --out {params.folder} --device {params.device} {params.precision}"
         " --threads {threads} 2> {log}"

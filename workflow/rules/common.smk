@@ -98,6 +98,11 @@ def figure_category(w):
 
 # -- scoring (evaluate.smk): one job per table cell, one rule per seed list ---------------
 # computed once (it walks every run of the plan); evaluate.smk makes its rules from it
+# the training commands' precision flag: absent at the default (fp32), so that a
+# default run's commands, and therefore Snakemake's code trigger, are unchanged
+PRECISION_FLAG = (
+    "" if config["precision"] == "fp32" else f"--precision {config['precision']}"
+)
 SCORING_BATCHES = PLAN.scoring_batches()
 SCORED_SEEDS = {
     "/".join(cell): seeds for seeds, cells in SCORING_BATCHES.items() for cell in cells

@@ -19,9 +19,9 @@ rule pretrain_autoencoder:
     params:
         settings=lambda w: to_json(PLAN.pretrain_settings(w.dataset)),
         device=config["device"],
-        precision=config["precision"],
+        precision=PRECISION_FLAG,
     shell:
         "python -m mmclust pretrain --features {input.features} --params {params.settings:q}"
         " --split-from {input.data}"
         " --seed {wildcards.seed} --model {output.model} --embedding {output.embedding}"
-        " --device {params.device} --precision {params.precision} --threads {threads} 2> {log}"
+        " --device {params.device} {params.precision} --threads {threads} 2> {log}"
