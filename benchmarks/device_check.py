@@ -386,8 +386,9 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_run_arguments(parser: argparse.ArgumentParser, loops: list[str], loops_help: str) -> None:
+    """The options this script shares with the other loop benchmarks (profile_loops.py):
+    data, size, epochs, devices, loops, repeats, threads."""
     parser.add_argument(
         "--data", help="an .npz with X (N x 784 or N x 28 x 28) and y; default: generated"
     )
@@ -397,18 +398,37 @@ def main(argv: list[str] | None = None) -> int:
         "--device", dest="devices", action="append",
         help="cpu, cuda or cuda:N; repeat for several (default: cpu, and cuda when present)",
     )  # fmt: skip
-    parser.add_argument(
-        "--loops", default=",".join(LOOPS),
-        help=f"comma-separated subset of {LOOPS}, or also of {EXTRA_LOOPS} (not run by default)",
-    )  # fmt: skip
+    parser.add_argument("--loops", default=",".join(loops), help=loops_help)
     parser.add_argument("--repeats", type=int, default=2, help="timings per fit, fastest kept")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch CPU threads (0: torch's default)"
+    )
+
+
+def apply_run_arguments(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, allowed: list[str]
+) -> None:
+    """Check and apply the shared options: the loop list, the default devices, threads."""
+    args.loops = [s for s in args.loops.split(",") if s]
+    unknown = set(args.loops) - set(allowed)
+    if unknown:
+        parser.error(f"unknown loops {sorted(unknown)}; choose from {allowed}")
+    if not args.devices:
+        args.devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_run_arguments(
+        parser, LOOPS,
+        f"comma-separated subset of {LOOPS}, or also of {EXTRA_LOOPS} (not run by default)",
+    )  # fmt: skip
     parser.add_argument(
         "--precision", default="fp32", choices=("fp32", "tf32", "bf16"),
         help="the training loops' precision (the config key precision) and the GEMM peak's",
     )  # fmt: skip
-    parser.add_argument(
-        "--threads", type=int, default=0, help="torch CPU threads (0: torch's default)"
-    )
     parser.add_argument(
         "--extract-images", type=int, default=512, help="images for the extraction line"
     )
@@ -421,14 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_data:
         write_mnist5k(args.write_data)
         return 0
-    args.loops = [s for s in args.loops.split(",") if s]
-    unknown = set(args.loops) - set(LOOPS) - set(EXTRA_LOOPS)
-    if unknown:
-        parser.error(f"unknown loops {sorted(unknown)}; choose from {LOOPS + EXTRA_LOOPS}")
-    if not args.devices:
-        args.devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_run_arguments(parser, args, LOOPS + EXTRA_LOOPS)
     logging.basicConfig(level=logging.ERROR)  # short fits: no convergence warnings
     print(
         f"torch {torch.__version__}, python {sys.version.split()[0]}, "

@@ -467,34 +467,14 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--data", help="an .npz with X (N x 784 or N x 28 x 28) and y; default: generated"
-    )
-    parser.add_argument("--n", type=int, default=2000, help="samples used (default 2000)")
-    parser.add_argument("--epochs", type=int, default=2, help="E2 - E1 (default 2)")
-    parser.add_argument(
-        "--device", dest="devices", action="append",
-        help="cpu, cuda or cuda:N; repeat for several (default: cpu, and cuda when present)",
+    device_check.add_run_arguments(
+        parser, device_check.TRAINING_LOOPS,
+        f"comma-separated subset of {device_check.TRAINING_LOOPS} (default: all)",
     )  # fmt: skip
-    parser.add_argument(
-        "--loops", default=",".join(device_check.TRAINING_LOOPS),
-        help=f"comma-separated subset of {device_check.TRAINING_LOOPS} (default: all)",
-    )  # fmt: skip
-    parser.add_argument("--repeats", type=int, default=2, help="runs per fit, fastest kept")
-    parser.add_argument(
-        "--threads", type=int, default=0, help="torch CPU threads (0: torch's default)"
-    )
     parser.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     args = parser.parse_args(argv)
-    args.loops = [s for s in args.loops.split(",") if s]
-    unknown = set(args.loops) - set(device_check.TRAINING_LOOPS)
-    if unknown:
-        parser.error(f"unknown loops {sorted(unknown)}; choose from {device_check.TRAINING_LOOPS}")
-    if not args.devices:
-        args.devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    device_check.apply_run_arguments(parser, args, device_check.TRAINING_LOOPS)
     logging.basicConfig(level=logging.ERROR)  # short fits: no convergence warnings
     header = (
         f"torch {torch.__version__}, python {sys.version.split()[0]}, "
