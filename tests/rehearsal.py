@@ -162,8 +162,22 @@ def run(workdir: Path, *, cores: int | str = 2, slice_: bool = False, out=print)
         t2 = time.monotonic()
         code = snakemake(workdir, configs, *common, *targets, log=log)
         out(f"pipeline: exit {code} ({time.monotonic() - t2:.0f} s); log {log}")
+    if code == 0:
+        code = check_not_run_report(workdir, out=out)
     out(f"rehearsal wall time {time.monotonic() - t0:.0f} s")
     return code
+
+
+def check_not_run_report(workdir: Path, out=print) -> int:
+    """0 if the report's "what was not run" sheet says every selected table ran (the
+    rehearsal places every manual download, so nothing may be left blocked), else 1."""
+    import csv
+
+    with open(workdir / "results" / "report" / "not_run.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["status"] not in ("ran", "not selected")]
+    for r in rows:
+        out(f"report: {r['experiment']} is {r['status']!r}: {r['reason']}")
+    return 1 if rows else 0
 
 
 def main(argv: list[str] | None = None) -> int:

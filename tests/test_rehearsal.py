@@ -9,6 +9,7 @@ its own.  The slow test runs a slice of the rehearsal through Snakemake
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -218,6 +219,11 @@ def test_rehearsal_slice_through_snakemake(tmp_path: Path) -> None:
     for name in SLICE["targets"]:
         assert (tmp_path / "results" / "tables" / f"{name}.md").is_file(), name
     assert (tmp_path / "results" / "figures" / "jule-robustness-eta.png").is_file()
+    # the report agrees: every table of the slice ran, none is reported blocked
+    with open(tmp_path / "results" / "report" / "not_run.csv", newline="") as fh:
+        status = {r["experiment"]: r["status"] for r in csv.DictReader(fh)}
+    assert {status[name] for name in SLICE["targets"]} == {"ran"}, status
+    assert set(status.values()) <= {"ran", "not selected"}, status
     assert list((tmp_path / "results" / "figures").glob("tsne_*.png"))
     counts = json.loads((tmp_path / "fixtures" / "counts.json").read_text())
     for dataset, expected in counts.items():

@@ -277,6 +277,23 @@ def test_manual_download_blocks_its_experiments_only(tmp_path: Path) -> None:
     assert notrun.blocked(plan, tmp_path) == {}
 
 
+def test_blocking_reads_the_registry_the_downloads_read(tmp_path: Path) -> None:
+    """With downloads.registry set (a data mirror's or the rehearsal's registry), a raw
+    folder counts as complete by that registry's expectations, as in the download job."""
+    from mmclust.data.registry import registry_path
+
+    doc = yaml.safe_load(registry_path().read_text(encoding="utf-8"))
+    doc["sources"]["frgc"]["manual"]["expect"] = [{"path": "staged.h5", "format": "hdf5"}]
+    (tmp_path / "registry.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    folder = tmp_path / "resources/raw/frgc"
+    folder.mkdir(parents=True)
+    (folder / "staged.h5").write_bytes(b"x")
+    plan = paper_plan()
+    assert list(notrun.blocked(plan, tmp_path)) == ["faces"]  # the packaged registry
+    plan.config["downloads"]["registry"] = "registry.yaml"  # relative to the working folder
+    assert notrun.blocked(plan, tmp_path) == {}
+
+
 def test_a_cuda_device_without_gpu_blocks_everything(monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = yaml.safe_load(TINY.read_text())
     cfg["device"] = "cuda"

@@ -39,15 +39,20 @@ def gpu_available() -> bool:
     return Path("/proc/driver/nvidia/version").exists() or shutil.which("nvidia-smi") is not None
 
 
-def manual_missing(raw: str, raw_dir: str | os.PathLike[str]) -> list[str]:
+def manual_missing(
+    raw: str, raw_dir: str | os.PathLike[str], registry: str | os.PathLike[str] | None = None
+) -> list[str]:
     """The hand-placed files of registry entry ``raw`` that are not in ``raw_dir``.
 
     Empty when the entry has no manual part or its raw folder is complete.
+    ``registry`` is the registry file the downloads use (the config's
+    ``downloads.registry``; the packaged one when None), so that this check and
+    the download job's agree on what a complete folder is.
     """
     from mmclust.data.download import is_complete
     from mmclust.data.registry import get_source
 
-    spec = get_source(raw)
+    spec = get_source(raw, registry)
     if spec.manual is None:
         return []
     raw_dir = Path(raw_dir)
@@ -75,6 +80,10 @@ def blocked(plan: Any, root: str | os.PathLike[str] = ".") -> dict[str, dict[str
     root = Path(root)
     raw_missing: dict[str, list[str]] = {}
     out: dict[str, dict[str, str]] = {}
+    # the registry the download jobs read (config downloads.registry), the packaged one if unset
+    registry = (plan.config.get("downloads") or {}).get("registry")
+    if registry and not Path(registry).is_absolute():
+        registry = root / registry
     device = str(plan.config.get("device", "auto"))
     no_gpu = device.startswith("cuda") and not gpu_available()
     for name in plan.experiments:
@@ -90,9 +99,9 @@ def blocked(plan: Any, root: str | os.PathLike[str] = ".") -> dict[str, dict[str
         for raw in raws:
             if raw not in raw_missing:
                 folder = root / Path(paths.raw_marker(raw)).parent
-                raw_missing[raw] = manual_missing(raw, folder)
+                raw_missing[raw] = manual_missing(raw, folder, registry)
             if raw_missing[raw]:
-                spec = get_source(raw)
+                spec = get_source(raw, registry)
                 folder = Path(paths.raw_marker(raw)).parent
                 files = ", ".join(raw_missing[raw])
                 reasons.append(f"manual download pending: {spec.title} ({raw}) lacks {files}")
