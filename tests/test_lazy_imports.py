@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -43,18 +44,26 @@ LIGHT_MODULES = [
 ]  # fmt: skip
 
 
-def _heavy_after(code: str) -> list[str]:
-    """The heavy packages loaded after running ``code`` in a fresh interpreter."""
-    loaded = f"sorted(m for m in {HEAVY!r} if m in sys.modules)"
-    probe = f"{code}\nimport json, sys\nprint(json.dumps({loaded}))\n"
+#: the expression that lists the heavy packages loaded so far
+LOADED = f"sorted(m for m in {HEAVY!r} if m in sys.modules)"
+
+
+def _fresh_json(code: str, timeout: int) -> Any:
+    """Run ``code`` in a fresh interpreter (the source tree first on its path) and
+    return the JSON its last output line prints."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")])
     res = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=REPO,
-        timeout=300, check=False,
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO,
+        timeout=timeout, check=False,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]
     return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def _heavy_after(code: str) -> list[str]:
+    """The heavy packages loaded after running ``code`` in a fresh interpreter."""
+    return _fresh_json(f"{code}\nimport json, sys\nprint(json.dumps({LOADED}))\n", timeout=300)
 
 
 def test_cli_and_light_modules_do_not_import_torch() -> None:
@@ -162,7 +171,6 @@ def _cluster_args(
 def _run_and_report(commands: list[list[str]]) -> dict[str, object]:
     """Run ``mmclust`` commands in a fresh interpreter; the heavy packages loaded and
     torch's thread count (None without torch)."""
-    loaded = f"sorted(m for m in {HEAVY!r} if m in sys.modules)"
     threads = "sys.modules['torch'].get_num_threads() if 'torch' in sys.modules else None"
     code = "\n".join(
         [
@@ -170,17 +178,10 @@ def _run_and_report(commands: list[list[str]]) -> dict[str, object]:
             "from mmclust.cli import main",
             f"for argv in {commands!r}:",
             "    assert main(argv) == 0, argv",
-            f"print(json.dumps({{'loaded': {loaded}, 'threads': {threads}}}))",
+            f"print(json.dumps({{'loaded': {LOADED}, 'threads': {threads}}}))",
         ]
     )
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")])
-    res = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO,
-        timeout=600, check=False,
-    )  # fmt: skip
-    assert res.returncode == 0, res.stderr[-3000:]
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    return _fresh_json(code, timeout=600)
 
 
 def test_cluster_jobs_of_methods_without_torch_never_import_it(cluster_inputs: Path) -> None:
