@@ -1,12 +1,14 @@
-"""Running Snakemake from the tests."""
+"""Shared pieces of the tests: running Snakemake, loading a benchmark script."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "data" / "tiny.yaml"
@@ -62,3 +64,17 @@ def planned_jobs(workdir: Path, *args: str) -> list[tuple[str, dict[str, str]]]:
         if w and jobs:
             jobs[-1][1].update(kv.split("=", 1) for kv in w.group(1).split(", "))
     return jobs
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` (a script, not a package) imported as module ``name``.
+
+    It is registered in ``sys.modules`` first, as an import would, so that its
+    dataclasses can resolve their annotations.
+    """
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
