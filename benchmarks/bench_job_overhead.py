@@ -99,10 +99,13 @@ def startup(repeat: int) -> dict[str, float | None]:
     return out
 
 
-def run_workflow(config: Path, workdir: Path, cores: int) -> tuple[float, int]:
+def run_workflow(config: Path, workdir: Path, cores: int, *extra: str) -> tuple[float, int]:
+    """Wall seconds and exit code of the workflow on ``config`` in ``workdir`` (``extra``:
+    further Snakemake arguments)."""
     cmd = [
         sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
         "--directory", str(workdir), "--cores", str(cores), "--configfile", str(config),
+        *extra,
     ]  # fmt: skip
     t0 = time.perf_counter()
     res = subprocess.run(cmd, capture_output=True, text=True, env=_env(), cwd=REPO, check=False)
@@ -187,20 +190,11 @@ def rescore(config: Path, workdir: Path, cores: int) -> dict[str, object]:
     for rule in SCORING_RULES:
         for tsv in (root / rule).rglob("*.tsv"):
             tsv.unlink()
-    cmd = [
-        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir), "--cores", str(cores), "--configfile", str(config),
-        "--forcerun", *rules, "--until", *rules,
-    ]  # fmt: skip
-    t0 = time.perf_counter()
-    res = subprocess.run(cmd, capture_output=True, text=True, env=_env(), cwd=REPO, check=False)
-    wall = time.perf_counter() - t0
-    if res.returncode != 0:
-        sys.stderr.write(res.stderr[-4000:])
+    wall, code = run_workflow(config, workdir, cores, "--forcerun", *rules, "--until", *rules)
     jobs = {r: v for r, v in job_benchmarks(workdir).items() if r in SCORING_RULES}
     return {
         "rules": rules,
-        "returncode": res.returncode,
+        "returncode": code,
         "wall_s": round(wall, 1),
         "jobs": sum(len(v) for v in jobs.values()),
         "s_sum": round(sum(sum(v) for v in jobs.values()), 2),
