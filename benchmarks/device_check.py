@@ -420,13 +420,15 @@ def apply_run_arguments(
 
 
 def main(argv: list[str] | None = None) -> int:
+    from mmclust.nn.precision import PRECISIONS
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_run_arguments(
         parser, LOOPS,
         f"comma-separated subset of {LOOPS}, or also of {EXTRA_LOOPS} (not run by default)",
     )  # fmt: skip
     parser.add_argument(
-        "--precision", default="fp32", choices=("fp32", "tf32", "bf16"),
+        "--precision", default=PRECISIONS[0], choices=PRECISIONS,
         help="the training loops' precision (the config key precision) and the GEMM peak's",
     )  # fmt: skip
     parser.add_argument(
